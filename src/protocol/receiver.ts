@@ -1,0 +1,111 @@
+/**
+ * Frames to messages: fragmentation rules, the message size and fragment-count limits,
+ * streaming UTF-8 validation of text (fail fast, across fragment boundaries), and
+ * control frames interleaved between fragments. One copy at most per message: a message
+ * that arrived as one view is handed on as that view.
+ */
+import { Opcode, type ControlOpcode, type DataOpcode } from './constants.js';
+import { WsppError } from './errors.js';
+import type { FrameHandler } from './parser.js';
+import { Utf8Validator } from './utf8.js';
+
+export interface MessageHandler {
+  onMessage(opcode: DataOpcode, payload: Uint8Array): WsppError | undefined;
+  /** A whole control frame; the payload is a fresh copy the handler may keep. */
+  onControl(opcode: ControlOpcode, payload: Uint8Array): WsppError | undefined;
+}
+
+export interface ReceiverLimits {
+  /** Largest message (sum of its fragments' payloads); larger closes with 1009. */
+  maxMessageSize: number;
+  /** Most fragments in one message; more closes with 1009 (a flood of tiny fragments). */
+  maxFragments: number;
+}
+
+export const DEFAULT_RECEIVER_LIMITS: ReceiverLimits = {
+  maxMessageSize: 32_000_000,
+  maxFragments: 65_536,
+};
+
+const EMPTY = new Uint8Array(0);
+
+export class MessageReceiver implements FrameHandler {
+  /** Limits may be changed between messages (WebSocket++'s set_max_message_size). */
+  limits: ReceiverLimits;
+  // Current frame.
+  private frameOpcode = 0;
+  private frameFin = false;
+  // Current message (opcode 0 = none in progress).
+  private messageOpcode = 0;
+  private size = 0;
+  private fragments = 0;
+  private readonly pieces: Uint8Array[] = [];
+  private readonly utf8 = new Utf8Validator();
+  // Control frame payloads (at most 125 bytes) are gathered here if they arrive in pieces.
+  private readonly control = new Uint8Array(125);
+  private controlLen = 0;
+
+  constructor(
+    private readonly handler: MessageHandler,
+    limits: Partial<ReceiverLimits> = {},
+  ) {
+    this.limits = { ...DEFAULT_RECEIVER_LIMITS, ...limits };
+  }
+
+  /** True while a fragmented message is incomplete. */
+  get midMessage(): boolean {
+    return this.messageOpcode !== 0;
+  }
+
+  onFrameHeader(fin: boolean, _rsv: number, opcode: number, length: number): WsppError | undefined {
+    this.frameOpcode = opcode;
+    this.frameFin = fin;
+    if (opcode >= 0x8) {
+      this.controlLen = 0;
+      return undefined;
+    }
+    if (opcode === Opcode.Continuation) {
+      if (this.messageOpcode === 0) return new WsppError('processor.invalid_continuation', 'continuation frame without a message to continue');
+    } else {
+      if (this.messageOpcode !== 0) return new WsppError('processor.invalid_continuation', 'new data frame before the fragmented message ended');
+      this.messageOpcode = opcode;
+      this.size = 0;
+      this.fragments = 0;
+    }
+    const limits = this.limits;
+    if (++this.fragments > limits.maxFragments) return new WsppError('processor.too_many_fragments');
+    this.size += length;
+    if (this.size > limits.maxMessageSize) {
+      return new WsppError('processor.message_too_big', `${this.size} bytes > maxMessageSize ${limits.maxMessageSize}`);
+    }
+    return undefined;
+  }
+
+  onFrameData(data: Uint8Array): WsppError | undefined {
+    if (this.frameOpcode >= 0x8) {
+      this.control.set(data, this.controlLen);
+      this.controlLen += data.length;
+      return undefined;
+    }
+    if (this.messageOpcode === Opcode.Text && !this.utf8.update(data)) return new WsppError('processor.invalid_utf8');
+    this.pieces.push(data);
+    return undefined;
+  }
+
+  onFrameEnd(): WsppError | undefined {
+    if (this.frameOpcode >= 0x8) {
+      return this.handler.onControl(this.frameOpcode as ControlOpcode, this.control.slice(0, this.controlLen));
+    }
+    if (!this.frameFin) return undefined;
+    const opcode = this.messageOpcode as DataOpcode;
+    this.messageOpcode = 0;
+    if (opcode === Opcode.Text && !this.utf8.finish()) {
+      this.utf8.reset();
+      return new WsppError('processor.invalid_utf8', 'truncated UTF-8 sequence at the end of the message');
+    }
+    const pieces = this.pieces;
+    const payload = pieces.length === 1 ? pieces[0]! : pieces.length === 0 ? EMPTY : Buffer.concat(pieces, this.size);
+    pieces.length = 0;
+    return this.handler.onMessage(opcode, payload);
+  }
+}
