@@ -40,7 +40,18 @@ function unmaskJs(buffer: Uint8Array, key: Uint8Array): void {
     for (let w = 0; w < words; w++) view[w]! ^= k;
     i = lead + words * 4;
   }
-  for (; i < length; i++) buffer[i]! ^= key[i & 3]!;
+  // Tail (or a whole small payload), four bytes per step with the key in registers.
+  const phase = i & 3;
+  const k0 = key[phase]!, k1 = key[(phase + 1) & 3]!, k2 = key[(phase + 2) & 3]!, k3 = key[(phase + 3) & 3]!;
+  for (; i + 3 < length; i += 4) {
+    buffer[i]! ^= k0;
+    buffer[i + 1]! ^= k1;
+    buffer[i + 2]! ^= k2;
+    buffer[i + 3]! ^= k3;
+  }
+  if (i < length) buffer[i++]! ^= k0;
+  if (i < length) buffer[i++]! ^= k1;
+  if (i < length) buffer[i]! ^= k2;
 }
 
 function maskJs(source: Uint8Array, key: Uint8Array, output: Uint8Array, offset: number, length: number): void {

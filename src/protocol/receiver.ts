@@ -39,6 +39,7 @@ export class MessageReceiver implements FrameHandler {
   private messageOpcode = 0;
   private size = 0;
   private fragments = 0;
+  private first: Uint8Array | undefined;
   private readonly pieces: Uint8Array[] = [];
   private readonly utf8 = new Utf8Validator();
   // Control frame payloads (at most 125 bytes) are gathered here if they arrive in pieces.
@@ -88,7 +89,9 @@ export class MessageReceiver implements FrameHandler {
       return undefined;
     }
     if (this.messageOpcode === Opcode.Text && !this.utf8.update(data)) return new WsppError('processor.invalid_utf8');
-    this.pieces.push(data);
+    // Most messages are one piece: keep it aside and touch the array only for more.
+    if (this.first === undefined) this.first = data;
+    else this.pieces.push(data);
     return undefined;
   }
 
@@ -103,9 +106,18 @@ export class MessageReceiver implements FrameHandler {
       this.utf8.reset();
       return new WsppError('processor.invalid_utf8', 'truncated UTF-8 sequence at the end of the message');
     }
-    const pieces = this.pieces;
-    const payload = pieces.length === 1 ? pieces[0]! : pieces.length === 0 ? EMPTY : Buffer.concat(pieces, this.size);
-    pieces.length = 0;
+    const first = this.first;
+    let payload: Uint8Array;
+    if (first === undefined) {
+      payload = EMPTY;
+    } else if (this.pieces.length === 0) {
+      payload = first;
+    } else {
+      this.pieces.unshift(first);
+      payload = Buffer.concat(this.pieces, this.size);
+      this.pieces.length = 0;
+    }
+    this.first = undefined;
     return this.handler.onMessage(opcode, payload);
   }
 }
