@@ -1,7 +1,33 @@
 /**
  * wspp: WebSocket++'s policy-based design in TypeScript. The public API.
- *
- * The endpoint roles (Server, Client), configs and policies are being built on top of
- * the protocol core exported here (see DESIGN.md and the open issues).
  */
+export { Server } from './roles/server.js';
+export { Client } from './roles/client.js';
+export type * from './roles/types.js';
+export type { ListenAddress, ListenOptions } from './roles/server-impl.js';
+export { config, extend } from './config/index.js';
+export type * from './config/types.js';
+export { ConnectionHdl } from './handle.js';
+export type { ConnectionState } from './connection.js';
+export type { Lent, LentMessage, OwnedMessage, AnyMessage } from './message.js';
+export { parseWsUri, type WsUri } from './uri.js';
+
+// Policies, by kind (DESIGN.md section 3).
+export { concurrency, type ConcurrencySpec } from './policies/concurrency/index.js';
+export { logging } from './policies/logging/index.js';
+export * as log from './policies/logging/index.js';
+export { alloc, pool, BufferPool, type MessagePoolSpec, type PoolOptions } from './policies/message-pool/index.js';
+export { rng, type RngSpec, type RandomFill } from './policies/rng/index.js';
+export { disabled as deflateDisabled, type DeflateSpec } from './policies/extensions/index.js';
+import { tcp } from './transports/tcp/spec.js';
+import { tls } from './transports/tls/spec.js';
+import { iostream } from './transports/iostream/spec.js';
+export const transports = { tcp, tls, iostream } as const;
+export type { TcpSpec, NetOptions } from './transports/tcp/spec.js';
+export type { TlsSpec } from './transports/tls/spec.js';
+export type { IostreamSpec } from './transports/iostream/spec.js';
+export type { TransportSpec, TransportKind, Link } from './transports/types.js';
+export type { OutputSink } from './transports/iostream/link.js';
+
+// The protocol core (also importable alone as 'wspp/protocol').
 export * from './protocol/index.js';

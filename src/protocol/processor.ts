@@ -30,7 +30,7 @@ import {
 import { HttpHeadParser, type HttpHead, type HttpLimits } from './http.js';
 import { mask } from './mask.js';
 import { FrameParser } from './parser.js';
-import { MessageReceiver, type MessageHandler, type ReceiverLimits } from './receiver.js';
+import { MessageReceiver, type ReceiverEvents, type ReceiverLimits } from './receiver.js';
 
 export type ProcessorState = 'connecting' | 'open' | 'closing' | 'closed' | 'failed';
 
@@ -106,7 +106,7 @@ export interface PreparedMessage {
 
 const DEFAULT_COPY_THRESHOLD = 16 * 1024;
 
-abstract class Processor implements MessageHandler {
+abstract class Processor implements ReceiverEvents {
   state: ProcessorState = 'connecting';
   /** The error that ended the session, if any (WebSocket++'s get_ec). */
   error: WsppError | undefined;
@@ -297,7 +297,7 @@ abstract class Processor implements MessageHandler {
     this.finish();
   }
 
-  // --- MessageHandler (called by the receiver while parsing) ---
+  // --- ReceiverEvents (called by the receiver while parsing) ---
 
   onMessage(opcode: DataOpcode, payload: Uint8Array): WsppError | undefined {
     this.host.onMessage(opcode, payload);

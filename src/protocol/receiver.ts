@@ -9,7 +9,7 @@ import { WsppError } from './errors.js';
 import type { FrameHandler } from './parser.js';
 import { Utf8Validator } from './utf8.js';
 
-export interface MessageHandler {
+export interface ReceiverEvents {
   onMessage(opcode: DataOpcode, payload: Uint8Array): WsppError | undefined;
   /** A whole control frame; the payload is a fresh copy the handler may keep. */
   onControl(opcode: ControlOpcode, payload: Uint8Array): WsppError | undefined;
@@ -47,7 +47,7 @@ export class MessageReceiver implements FrameHandler {
   private controlLen = 0;
 
   constructor(
-    private readonly handler: MessageHandler,
+    private readonly handler: ReceiverEvents,
     limits: Partial<ReceiverLimits> = {},
   ) {
     this.limits = { ...DEFAULT_RECEIVER_LIMITS, ...limits };

@@ -1,0 +1,509 @@
+// The echo suite of `npm run bench`: real servers in child processes, driven over loopback by
+// bench/loadgen.js, side by side with ws (and a raw node:net echo as the physical reference).
+//   node bench/echo.js            (or: node bench/run.js echo)
+//   env BENCH_SECONDS=3           measured seconds per row (warm-up comes on top)
+//       BENCH_ECHO_SERVERS=wspp,ws,ws-js,net   which servers to run (default: all)
+//       BENCH_ECHO_IDLE=10000     connections for the memory measurement (0 = skip)
+// With taskset and two or more cores, every server runs pinned to core 1 and the load
+// generator to core 0, so a server's CPU time is its own. Server CPU comes from the server
+// itself (a "stats" line on its stdin, process.cpuUsage()), read at the start and the end of the
+// measured window; /proc/<pid>/stat is the fallback for a server that does not answer.
+import { spawn, execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const root = fileURLToPath(new URL('..', import.meta.url));
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const progress = (s) => process.stderr.write(`\r\x1b[K  echo: ${s}`);
+
+// ------------------------------------------------------------------------------ machine
+function canPin() {
+  if (availableParallelism() < 2) return 'fewer than 2 cores';
+  try {
+    execFileSync('which', ['taskset'], { stdio: 'ignore' });
+    execFileSync('taskset', ['-c', '1', 'true'], { stdio: 'ignore' });
+    execFileSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' });
+    return null;
+  } catch {
+    return 'taskset not available';
+  }
+}
+
+let CLK_TCK = 100;
+try {
+  CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+} catch {
+  // 100 is the Linux default
+}
+
+/** Hard limit of open files (Node raises its soft limit to it at startup). */
+function fdLimit() {
+  try {
+    const m = /^Max open files\s+(\S+)\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    if (m) return m[2] === 'unlimited' ? Infinity : Number(m[2]);
+  } catch {
+    // not Linux
+  }
+  return 1024;
+}
+
+// ------------------------------------------------------------------------------ servers
+const SERVERS = {
+  wspp: { label: 'wspp', argv: ['dist/cli/main.js', 'echo', '--port', '0', '--host', '127.0.0.1'], env: {} },
+  ws: { label: 'ws', argv: [`${here}servers/ws-echo.js`, '--port', '0'], env: {} },
+  'ws-js': { label: 'ws (no bufferutil)', argv: [`${here}servers/ws-echo.js`, '--port', '0'], env: { WS_NO_BUFFER_UTIL: '1' } },
+  net: { label: 'raw node:net', argv: [`${here}servers/net-echo.js`, '--port', '0'], env: {}, raw: true },
+};
+
+function command(argv, core, pin) {
+  const full = [process.execPath, ...argv];
+  return pin ? ['taskset', ['-c', String(core), ...full]] : [full[0], full.slice(1)];
+}
+
+class Server {
+  constructor(name, pin) {
+    this.name = name;
+    this.def = SERVERS[name];
+    this.pin = pin;
+    this.lines = [];
+    this.waiters = [];
+    this.stderr = '';
+  }
+
+  /** Starts the server; resolves when it printed its "listening on" line, rejects otherwise. */
+  start() {
+    const [cmd, args] = command(this.def.argv, 1, this.pin);
+    const child = spawn(cmd, args, {
+      cwd: root,
+      env: { ...process.env, ...this.def.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    this.child = child;
+    this.exited = new Promise((r) => child.once('exit', (code, sig) => r({ code, sig })));
+    child.stdin.on('error', () => {});
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (d) => {
+      this.stderr = (this.stderr + d).slice(-4000);
+    });
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const w = this.waiters.shift();
+      if (w) w(line);
+      else this.lines.push(line);
+    });
+    return new Promise((resolve, reject) => {
+      let done = false;
+      const fail = (why) => {
+        if (done) return;
+        done = true;
+        this.stop();
+        const err = this.stderr.trim().split('\n').filter(Boolean).pop();
+        reject(new Error(err ? `${why}: ${err.slice(0, 160)}` : why));
+      };
+      const timer = setTimeout(() => fail('no "listening on" line within 10 s'), 10000);
+      child.once('error', (e) => fail(e.message));
+      this.exited.then(({ code, sig }) => fail(`exited (${sig ?? code}) before listening`));
+      this.nextLine(10000).then((line) => {
+        clearTimeout(timer);
+        const m = line === null ? null : /^listening on ws:\/\/127\.0\.0\.1:(\d+)\/$/.exec(line.trim());
+        if (!m) return fail(`unexpected first line ${JSON.stringify(line)}`);
+        done = true;
+        this.port = Number(m[1]);
+        this.pid = child.pid;
+        resolve(this);
+      });
+    });
+  }
+
+  nextLine(ms) {
+    if (this.lines.length) return Promise.resolve(this.lines.shift());
+    return new Promise((resolve) => {
+      const w = (line) => {
+        clearTimeout(timer);
+        resolve(line);
+      };
+      const timer = setTimeout(() => {
+        const i = this.waiters.indexOf(w);
+        if (i >= 0) this.waiters.splice(i, 1);
+        resolve(null);
+      }, ms);
+      this.waiters.push(w);
+    });
+  }
+
+  /** {cpuMs, rssBytes, source}: from the server's stats line, else from /proc. */
+  async stats() {
+    if (!this.noStatsLine) {
+      this.lines.length = 0;
+      this.child.stdin.write('stats\n');
+      const line = await this.nextLine(this.statsAnswered ? 3000 : 1000);
+      try {
+        const s = JSON.parse(line);
+        if (typeof s.cpuUserMs === 'number' && typeof s.cpuSystemMs === 'number') {
+          this.statsAnswered = true;
+          return { cpuMs: s.cpuUserMs + s.cpuSystemMs, rssBytes: s.rssBytes, source: 'stats' };
+        }
+      } catch {
+        // fall through
+      }
+      if (!this.statsAnswered) this.noStatsLine = true;
+    }
+    return this.procStats();
+  }
+
+  procStats() {
+    try {
+      const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ticks = Number(f[11]) + Number(f[12]); // utime, stime (fields 14, 15)
+      const rss = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${this.pid}/status`, 'utf8'));
+      return { cpuMs: (ticks * 1000) / CLK_TCK, rssBytes: rss ? Number(rss[1]) * 1024 : NaN, source: 'proc' };
+    } catch {
+      return { cpuMs: NaN, rssBytes: NaN, source: 'none' };
+    }
+  }
+
+  async stop() {
+    if (!this.child || this.stopped) return;
+    this.stopped = true;
+    this.child.stdin.end();
+    const gone = await Promise.race([this.exited, sleep(2000).then(() => null)]);
+    if (!gone) {
+      this.child.kill('SIGKILL');
+      await Promise.race([this.exited, sleep(2000)]);
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------ load generator
+/**
+ * Runs bench/loadgen.js (pinned to core 0) with --sync, reading the server's stats at the start
+ * and end marks of the measured window. Resolves {result, cpuMs, seconds} or {error}.
+ */
+function loadgen(server, args, { pin, limitS, onLine }) {
+  const [cmd, argv] = command([`${here}loadgen.js`, '--port', String(server.port), '--quiet', '--sync', ...args], 0, pin);
+  return new Promise((resolve) => {
+    const child = spawn(cmd, argv, { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    let last = null;
+    let s0 = null;
+    let s1 = null;
+    const pending = [];
+    child.stdin.on('error', () => {});
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (d) => {
+      stderr = (stderr + d).slice(-4000);
+    });
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      let msg;
+      try {
+        msg = JSON.parse(line);
+      } catch {
+        return;
+      }
+      if (msg.mark === 'start') pending.push(server.stats().then((s) => (s0 = s)));
+      else if (msg.mark === 'end') pending.push(server.stats().then((s) => (s1 = s)));
+      else if (onLine && onLine(msg, child)) {
+        // handled by the caller
+      } else last = msg;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), limitS * 1000);
+    child.on('error', (e) => resolve({ error: e.message }));
+    child.on('close', async (code, sig) => {
+      clearTimeout(timer);
+      await Promise.all(pending);
+      if (!last || last.error) {
+        const why = last?.error ?? (sig ? `killed (${sig})` : `exit ${code}`);
+        return resolve({ error: `${why}${stderr ? `: ${stderr.trim().split('\n').pop()}` : ''}`, result: last });
+      }
+      const cpuMs = s0 && s1 ? s1.cpuMs - s0.cpuMs : NaN;
+      resolve({ result: last, cpuMs, source: s0?.source, code });
+    });
+  });
+}
+
+// ------------------------------------------------------------------------------ output
+function table(title, head, rows, notes = []) {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+  const line = (cells) => cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');
+  console.log(`\n${title}`);
+  console.log(line(head));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const r of rows) console.log(line(r));
+  for (const n of notes) console.log(`  ${n}`);
+}
+const fmtN = (n) => (!Number.isFinite(n) ? 'n/a' : n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e4 ? `${(n / 1e3).toFixed(0)}k` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : n.toFixed(0));
+const fmtMB = (n) => (!Number.isFinite(n) ? 'n/a' : n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
+const fmtUs = (n) => (!Number.isFinite(n) ? 'n/a' : n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
+const fmtMs = (us) => (!Number.isFinite(us) ? 'n/a' : us >= 100000 ? `${(us / 1000).toFixed(0)}` : us >= 10000 ? `${(us / 1000).toFixed(1)}` : `${(us / 1000).toFixed(2)}`);
+const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}x` : 'n/a');
+const sizeName = (s) => (s >= 1024 * 1024 ? `${s / 1024 / 1024} MiB` : s >= 1024 ? `${s / 1024} KiB` : `${s} B`);
+
+// ------------------------------------------------------------------------------ the suite
+// Window per row: enough messages in flight that the server always has work queued (a single
+// connection needs a deeper window than a hundred), bounded so 100 connections of 1 MiB stay
+// at 100 MiB in flight.
+const ROWS = [];
+for (const size of [16, 1024, 64 * 1024, 1024 * 1024]) {
+  for (const conns of [1, 100]) {
+    const window = size <= 1024 ? 32 : size <= 64 * 1024 ? (conns === 1 ? 16 : 4) : conns === 1 ? 4 : 1;
+    ROWS.push({ size, conns, window });
+  }
+}
+
+export async function echoSuite() {
+  const seconds = Number(process.env.BENCH_SECONDS ?? '3');
+  const warmup = Number(Math.min(1, Math.max(0.3, seconds / 3)).toFixed(2));
+  const wanted = (process.env.BENCH_ECHO_SERVERS ?? 'wspp,ws,ws-js,net').split(',').map((s) => s.trim()).filter((s) => SERVERS[s]);
+  const idleWanted = Number(process.env.BENCH_ECHO_IDLE ?? '10000');
+  const noPin = canPin();
+  const pin = noPin === null;
+  const t0 = Date.now();
+  const unavailable = new Map(); // name -> reason
+  const started = [];
+  const cleanup = async () => Promise.all(started.map((s) => s.stop()));
+  const onSignal = () => {
+    for (const s of started) s.child?.kill('SIGKILL');
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  try {
+    // ---- echo rows: every server runs at once (idle while another is measured); the rows
+    // interleave the servers so machine noise hits them alike.
+    const servers = new Map();
+    for (const name of wanted) {
+      progress(`starting ${SERVERS[name].label}`);
+      const s = new Server(name, pin);
+      started.push(s);
+      try {
+        servers.set(name, await s.start());
+      } catch (e) {
+        unavailable.set(name, e.message);
+      }
+    }
+    const echo = new Map(); // `${name}/${size}/${conns}` -> {msgsPerSec, mbPerSec, p50us, p99us, cpuUsPerMsg, busy, error}
+    const total = ROWS.length * servers.size;
+    let done = 0;
+    for (const row of ROWS) {
+      for (const [name, server] of servers) {
+        done++;
+        progress(`[${done}/${total}] ${SERVERS[name].label}: ${sizeName(row.size)} x ${row.conns} conns, window ${row.window}   `);
+        const args = ['--conns', row.conns, '--size', row.size, '--window', row.window, '--seconds', seconds, '--warmup', warmup].map(String);
+        if (SERVERS[name].raw) args.push('--raw');
+        const r = await loadgen(server, args, { pin, limitS: warmup + seconds + 40 });
+        const k = `${name}/${row.size}/${row.conns}`;
+        if (r.error) {
+          echo.set(k, { error: r.error });
+          continue;
+        }
+        const res = r.result;
+        echo.set(k, {
+          msgsPerSec: res.msgsPerSec,
+          mbPerSec: res.mbPerSec,
+          p50us: res.p50us ?? NaN,
+          p99us: res.p99us ?? NaN,
+          cpuUsPerMsg: res.msgs > 0 ? (r.cpuMs * 1000) / res.msgs : NaN,
+          busy: r.cpuMs / (res.seconds * 1000),
+          errors: res.errors,
+          errorDetails: res.errorDetails,
+        });
+      }
+    }
+
+    // ---- handshakes per second (WebSocket servers only)
+    const hs = new Map();
+    const hsServers = [...servers].filter(([n]) => n === 'wspp' || n === 'ws');
+    for (const [name, server] of hsServers) {
+      progress(`handshakes/s: ${SERVERS[name].label}                              `);
+      const r = await loadgen(server, ['--connect-rate', '--seconds', String(seconds), '--warmup', String(Math.min(0.5, warmup)), '--concurrency', '50'], {
+        pin,
+        limitS: seconds + 40,
+      });
+      if (r.error) hs.set(name, { error: r.error });
+      else
+        hs.set(name, {
+          perSec: r.result.handshakesPerSec,
+          cpuUs: r.result.handshakes > 0 ? (r.cpuMs * 1000) / r.result.handshakes : NaN,
+          busy: r.cpuMs / (r.result.seconds * 1000),
+          errors: r.result.errors,
+          errorDetails: r.result.errorDetails,
+        });
+    }
+    await cleanup();
+    started.length = 0;
+
+    // ---- memory per idle connection: a fresh server each, warmed with a few connections
+    const mem = new Map();
+    const limit = fdLimit();
+    const idleN = Math.max(0, Math.min(idleWanted, limit - 200));
+    if (idleN > 0) {
+      for (const name of wanted.filter((n) => n !== 'ws-js')) {
+        if (unavailable.has(name)) continue;
+        progress(`memory: ${SERVERS[name].label}, ${idleN} idle connections                `);
+        const s = new Server(name, pin);
+        started.push(s);
+        try {
+          await s.start();
+        } catch (e) {
+          mem.set(name, { error: e.message });
+          continue;
+        }
+        const raw = SERVERS[name].raw ? ['--raw'] : [];
+        const warm = await loadgen(s, ['--idle', '200', '--hold', '0', ...raw], { pin, limitS: 60 });
+        if (warm.error) {
+          mem.set(name, { error: `warm-up: ${warm.error}` });
+          await s.stop();
+          continue;
+        }
+        await sleep(300);
+        const before = await s.stats();
+        let after = null;
+        let opened = 0;
+        const r = await loadgen(s, ['--idle', String(idleN), '--hold', '60', '--concurrency', '500', ...raw], {
+          pin,
+          limitS: 200,
+          onLine(msg, child) {
+            if (msg.mode !== undefined || typeof msg.open !== 'number') return false;
+            opened = msg.open;
+            // let the server settle, read its RSS, then release the connections
+            sleep(1000)
+              .then(() => s.stats())
+              .then((st) => {
+                after = st;
+                child.stdin.write('close\n');
+              });
+            return true;
+          },
+        });
+        await s.stop();
+        if (r.error || !after) mem.set(name, { error: r.error ?? 'no RSS reading' });
+        else
+          mem.set(name, {
+            n: opened,
+            perConnKB: (after.rssBytes - before.rssBytes) / opened / 1024,
+            beforeMB: before.rssBytes / 1048576,
+            afterMB: after.rssBytes / 1048576,
+            openSeconds: r.result.openSeconds,
+            errors: r.result.errors,
+          });
+      }
+      started.length = 0;
+    }
+
+    process.stderr.write(`\r\x1b[K  echo: done in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
+    report({ seconds, warmup, pin, noPin, servers: wanted, unavailable, echo, hs, mem, idleN, idleWanted, limit });
+  } finally {
+    await cleanup();
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
+}
+
+function report({ seconds, warmup, pin, noPin, servers, unavailable, echo, hs, mem, idleN, idleWanted, limit }) {
+  const placement = pin ? 'server pinned to core 1, load generator (bench/loadgen.js) to core 0' : `UNPINNED (${noPin}): server and load generator share the cores`;
+  const notes = [];
+  for (const [n, why] of unavailable) notes.push(`${SERVERS[n].label}: not available (${why})`);
+  const cols = servers;
+  const label = (n) => SERVERS[n].label;
+  const get = (n, row) => echo.get(`${n}/${row.size}/${row.conns}`);
+  const cell = (n, row, f) => {
+    if (unavailable.has(n)) return 'not available';
+    const e = get(n, row);
+    if (!e) return 'n/a';
+    if (e.error) return 'error';
+    return f(e);
+  };
+  const rowName = (row) => `${sizeName(row.size)} x ${row.conns} (w ${row.window})`;
+  const errNotes = [];
+  for (const n of cols) {
+    for (const row of ROWS) {
+      const e = get(n, row);
+      if (e?.error) errNotes.push(`${label(n)} ${rowName(row)}: ${e.error}`);
+      else if (e?.errors) errNotes.push(`${label(n)} ${rowName(row)}: ${e.errors} errors: ${e.errorDetails.join('; ')}`);
+    }
+  }
+  const ws = (row) => get('ws', row);
+  const wspp = (row) => get('wspp', row);
+  const okNum = (e, k) => (e && !e.error ? e[k] : NaN);
+
+  // Throughput
+  const lowBusy = [];
+  table(
+    `Echo throughput, messages/s and MB/s (payload, one direction); ${seconds} s per row after ${warmup} s warm-up; ${placement}`,
+    ['message x conns (window)', ...cols.map((n) => `${label(n)} msgs/s`), ...cols.map((n) => `${label(n)} MB/s`), 'wspp/ws'],
+    ROWS.map((row) => [
+      rowName(row),
+      ...cols.map((n) => cell(n, row, (e) => fmtN(e.msgsPerSec))),
+      ...cols.map((n) => cell(n, row, (e) => fmtMB(e.mbPerSec))),
+      ratio(okNum(wspp(row), 'msgsPerSec'), okNum(ws(row), 'msgsPerSec')),
+    ]),
+    [...notes, 'raw node:net: plain TCP echo of the same byte counts (no framing): the ceiling for a Node server', ...errNotes],
+  );
+  // CPU per message
+  table(
+    'Server CPU per message, microseconds (lower is better) [share of its core busy during the window]',
+    ['message x conns (window)', ...cols.map((n) => label(n)), 'wspp/ws'],
+    ROWS.map((row) => [
+      rowName(row),
+      ...cols.map((n) =>
+        cell(n, row, (e) => {
+          const busy = Number.isFinite(e.busy) ? Math.round(e.busy * 100) : NaN;
+          if (Number.isFinite(busy) && busy < 85) lowBusy.push(`${label(n)} ${rowName(row)}`);
+          return `${fmtUs(e.cpuUsPerMsg)} [${Number.isFinite(busy) ? busy : '?'}%]`;
+        }),
+      ),
+      ratio(okNum(wspp(row), 'cpuUsPerMsg'), okNum(ws(row), 'cpuUsPerMsg')),
+    ]),
+    lowBusy.length
+      ? [`below 85% busy, the server was not the bottleneck (latency- or generator-bound); compare CPU per message there, not msgs/s: ${lowBusy.join(', ')}`]
+      : ['every server was >= 85% busy in every row: the server was the bottleneck'],
+  );
+  // Latency
+  table(
+    'Echo latency p50 / p99, milliseconds (send -> whole echo read; includes the queueing of the window)',
+    ['message x conns (window)', ...cols.map((n) => label(n)), 'wspp/ws p99'],
+    ROWS.map((row) => [
+      rowName(row),
+      ...cols.map((n) => cell(n, row, (e) => `${fmtMs(e.p50us)} / ${fmtMs(e.p99us)}`)),
+      ratio(okNum(wspp(row), 'p99us'), okNum(ws(row), 'p99us')),
+    ]),
+  );
+  // Memory
+  if (idleN > 0) {
+    const mcols = servers.filter((n) => n !== 'ws-js');
+    const limitNote = idleN < idleWanted ? [`only ${idleN} connections: the open-files limit is ${limit} (raise it with \`ulimit -n 65536\` as root)`] : [];
+    const mcell = (n, f) => (unavailable.has(n) ? 'not available' : !mem.get(n) ? 'n/a' : mem.get(n).error ? 'error' : f(mem.get(n)));
+    table(
+      `Memory per idle connection: server RSS growth with ${idleN} open connections / ${idleN}, KB (fresh server, warmed with 200 connections)`,
+      ['', ...mcols.map((n) => label(n)), 'wspp/ws'],
+      [
+        ['KB per connection', ...mcols.map((n) => mcell(n, (m) => m.perConnKB.toFixed(2))), ratio(mem.get('wspp')?.perConnKB, mem.get('ws')?.perConnKB)],
+        ['RSS before -> after, MB', ...mcols.map((n) => mcell(n, (m) => `${m.beforeMB.toFixed(0)} -> ${m.afterMB.toFixed(0)}`)), ''],
+        ['seconds to open all', ...mcols.map((n) => mcell(n, (m) => m.openSeconds.toFixed(2))), ''],
+      ],
+      [...limitNote, ...[...mem].filter(([, m]) => m.error).map(([n, m]) => `${label(n)}: ${m.error}`)],
+    );
+  }
+  // Handshakes
+  const hcols = servers.filter((n) => n === 'wspp' || n === 'ws');
+  const hcell = (n, f) => (unavailable.has(n) ? 'not available' : !hs.get(n) ? 'n/a' : hs.get(n).error ? 'error' : f(hs.get(n)));
+  table(
+    `Opening + closing handshakes per second, 50 concurrent, ${seconds} s`,
+    ['', ...hcols.map((n) => label(n)), 'wspp/ws'],
+    [
+      ['handshakes/s', ...hcols.map((n) => hcell(n, (h) => fmtN(h.perSec))), ratio(hs.get('wspp')?.perSec, hs.get('ws')?.perSec)],
+      [
+        'server CPU per handshake, us [busy]',
+        ...hcols.map((n) => hcell(n, (h) => `${fmtUs(h.cpuUs)} [${Math.round(h.busy * 100)}%]`)),
+        ratio(hs.get('wspp')?.cpuUs, hs.get('ws')?.cpuUs),
+      ],
+    ],
+    [...hs].filter(([, h]) => h.error || h.errors).map(([n, h]) => `${label(n)}: ${h.error ?? h.errorDetails.join('; ')}`),
+  );
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await echoSuite();

@@ -1,0 +1,66 @@
+/**
+ * `wspp echo`: an echo server, every message back with its opcode. It is what the
+ * benchmarks and the conformance work drive. Its first line is `listening on ws://H:P/`;
+ * a `stats` line on stdin prints the process's CPU time and RSS as JSON.
+ */
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { config, extend } from '../config/index.js';
+import { Server } from '../roles/server.js';
+import { logging } from '../policies/logging/index.js';
+import { intFlag, parseArgs, stringFlag } from './args.js';
+
+export async function runEcho(argv: readonly string[]): Promise<number> {
+  const args = parseArgs(argv, ['verbose']);
+  const port = intFlag(args, 'port', 9002);
+  const host = stringFlag(args, 'host') ?? '127.0.0.1';
+  const cert = stringFlag(args, 'tls-cert');
+  const key = stringFlag(args, 'tls-key');
+  const verbose = args.flags.get('verbose') === true;
+  if ((cert === undefined) !== (key === undefined)) throw new Error('--tls-cert and --tls-key go together');
+
+  const quiet = { access: logging.stub(), error: logging.stream(process.stderr, ['warn', 'rerror', 'fatal']) };
+  const loud = { access: logging.stream(process.stderr, ['access_core']), error: logging.stream(process.stderr, ['all']) };
+  const common = { logging: verbose ? loud : quiet, registry: true, keepAlive: false } as const;
+
+  const onMessage = <S extends { send(h: never, p: Buffer, o: 1 | 2): void }>(server: S) => (hdl: unknown, msg: { payload: Buffer; opcode: 1 | 2 }) =>
+    server.send(hdl as never, msg.payload, msg.opcode);
+
+  let stop: () => Promise<void>;
+  let scheme = 'ws';
+  let bound: { address: string; port: number };
+  if (cert !== undefined && key !== undefined) {
+    const tlsOptions = { cert: readFileSync(cert), key: readFileSync(key) };
+    const server = new Server(extend(config.tls, common));
+    server.setTlsInitHandler(() => tlsOptions);
+    server.setMessageHandler(onMessage(server));
+    bound = await server.listen(port, host);
+    stop = () => server.stop();
+    scheme = 'wss';
+  } else {
+    const server = new Server(extend(config.tcp, common));
+    server.setMessageHandler(onMessage(server));
+    bound = await server.listen(port, host);
+    stop = () => server.stop();
+  }
+  const shown = bound.address.includes(':') ? `[${bound.address}]` : bound.address;
+  process.stdout.write(`listening on ${scheme}://${shown}:${bound.port}/\n`);
+
+  if (!process.stdin.isTTY) {
+    const lines = createInterface({ input: process.stdin });
+    lines.on('line', (line) => {
+      if (line.trim() === 'stats') {
+        const cpu = process.cpuUsage();
+        process.stdout.write(`${JSON.stringify({ cpuUserMs: cpu.user / 1000, cpuSystemMs: cpu.system / 1000, rssBytes: process.memoryUsage.rss() })}\n`);
+      }
+    });
+    // stdin closing (the parent went away) does not stop the server: signals do.
+  }
+  await new Promise<void>((resolve) => {
+    const done = (): void => resolve();
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+  });
+  await stop();
+  return 0;
+}

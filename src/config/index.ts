@@ -1,0 +1,3 @@
+export type * from './types.js';
+export { extend } from './extend.js';
+export { config } from './stock.js';

@@ -1,0 +1,99 @@
+/**
+ * The stock configs, WebSocket++'s `config::core`, `config::asio`, `config::asio_tls`,
+ * their client and debug variants, and the minimal ones. Server variants ping idle peers
+ * every 30 s (keep-alive); client variants do not, and draw masking keys from a pooled
+ * CSPRNG. Default logging: connections, HTTP and failures (plus app) to stdout, errors
+ * except devel to stderr — the channels a config names are its static set.
+ */
+import { none } from '../policies/concurrency/none.js';
+import { disabled } from '../policies/extensions/disabled.js';
+import { stream } from '../policies/logging/stream.js';
+import { stub } from '../policies/logging/stub.js';
+import { alloc } from '../policies/message-pool/alloc.js';
+import { crypto } from '../policies/rng/crypto.js';
+import { pooled } from '../policies/rng/pooled.js';
+import { iostream } from '../transports/iostream/spec.js';
+import { tcp as tcpTransport } from '../transports/tcp/spec.js';
+import { tls as tlsTransport } from '../transports/tls/spec.js';
+import { extend } from './extend.js';
+import type { Config } from './types.js';
+
+const VERSION = '0.1.0';
+
+const timeouts = Object.freeze({
+  openHandshake: 5000,
+  closeHandshake: 5000,
+  pong: 5000,
+  socketPreInit: 5000,
+  socketPostInit: 5000,
+  dnsResolve: 5000,
+  connect: 5000,
+  socketShutdown: 5000,
+  proxy: 5000,
+});
+
+const standardLogging = Object.freeze({
+  access: stream(process.stdout, ['access_core', 'app']),
+  error: stream(process.stderr, ['library', 'info', 'warn', 'rerror', 'fatal']),
+});
+
+const debugLogging = Object.freeze({
+  access: stream(process.stdout, ['all']),
+  error: stream(process.stderr, ['all']),
+});
+
+const quietLogging = Object.freeze({ access: stub(), error: stub() });
+
+/** config::core: the iostream server. */
+const core = Object.freeze({
+  transport: iostream(),
+  concurrency: none,
+  logging: standardLogging,
+  messagePool: alloc,
+  rng: crypto(),
+  extensions: Object.freeze({ permessageDeflate: disabled }),
+  registry: false,
+  connectionData: (): undefined => undefined,
+  timeouts,
+  maxMessageSize: 32_000_000,
+  maxFragments: 16_384,
+  maxHttpHeadSize: 16_000,
+  maxHttpHeaders: 100,
+  readBufferSize: 16_384,
+  sendQueueHighWaterMark: 1 << 20,
+  slowConsumer: false,
+  keepAlive: Object.freeze({ interval: 30_000 }),
+  dropOnProtocolError: false,
+  silentClose: false,
+  userAgent: `wspp/${VERSION}`,
+  clientVersion: 13,
+} as const) satisfies Config;
+
+const tcp = extend(core, { transport: tcpTransport() });
+const tls = extend(core, { transport: tlsTransport() });
+const clientDefaults = { rng: pooled(), keepAlive: false } as const;
+
+export const config = Object.freeze({
+  /** Server over iostream (WebSocket++ config::core). */
+  core,
+  /** Server over TCP (config::asio). Keep-alive pings every 30 s. */
+  tcp,
+  /** Server over TLS (config::asio_tls); needs a tlsInit handler. */
+  tls,
+  /** Client over iostream (config::core_client). */
+  coreClient: extend(core, clientDefaults),
+  /** Client over TCP, ws:// URIs (config::asio_client). */
+  tcpClient: extend(tcp, clientDefaults),
+  /** Client over TLS, wss:// URIs (config::asio_tls_client). */
+  tlsClient: extend(tls, clientDefaults),
+  /** Every log channel on, devel included (config::debug_core / debug_asio / debug_asio_tls). */
+  debug: extend(core, { logging: debugLogging }),
+  debugTcp: extend(tcp, { logging: debugLogging }),
+  debugTls: extend(tls, { logging: debugLogging }),
+  /** Nothing logged, no extensions, no keep-alive: the smallest server (minimal_server). */
+  minimal: extend(core, { logging: quietLogging, keepAlive: false }),
+  minimalTcp: extend(tcp, { logging: quietLogging, keepAlive: false }),
+  /** The smallest client (minimal_client). */
+  minimalClient: extend(core, { logging: quietLogging, ...clientDefaults }),
+  minimalTcpClient: extend(tcp, { logging: quietLogging, ...clientDefaults }),
+});

@@ -1,0 +1,2 @@
+export type { DeflateSpec } from './types.js';
+export { disabled } from './disabled.js';

@@ -1,0 +1,45 @@
+import type { MessagePoolSpec } from './types.js';
+
+export interface PoolOptions {
+  /** Buffers kept on the free list at most (default 256). */
+  buffers?: number;
+  /** Bytes per buffer (default 64 KiB). */
+  size?: number;
+}
+
+/** Reuse buffers across messages and connections, bounded to `buffers * size` bytes. */
+export function pool(options: PoolOptions = {}): MessagePoolSpec<'pool'> {
+  const buffers = options.buffers ?? 256;
+  const size = options.size ?? 64 * 1024;
+  if (!Number.isInteger(buffers) || buffers < 1) throw new RangeError('pool: buffers must be a positive integer');
+  if (!Number.isInteger(size) || size < 1024) throw new RangeError('pool: size must be an integer >= 1024');
+  return Object.freeze({ kind: 'pool', buffers, size });
+}
+
+/** The endpoint-wide free list behind a `pool` spec. */
+export class BufferPool {
+  private readonly free: Buffer[] = [];
+  /** Buffers handed out and not yet released. */
+  outstanding = 0;
+
+  constructor(
+    readonly size: number,
+    readonly capacity: number,
+  ) {}
+
+  /** A buffer of `size` bytes (contents undefined). */
+  acquire(): Buffer {
+    this.outstanding++;
+    return this.free.pop() ?? Buffer.allocUnsafeSlow(this.size);
+  }
+
+  /** Give a buffer back; beyond capacity it is left to the GC. */
+  release(buffer: Buffer): void {
+    this.outstanding--;
+    if (this.free.length < this.capacity && buffer.length === this.size) this.free.push(buffer);
+  }
+
+  get available(): number {
+    return this.free.length;
+  }
+}

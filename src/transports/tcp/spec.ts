@@ -1,0 +1,26 @@
+import type { TransportSpec } from '../types.js';
+
+export interface NetOptions {
+  /** Disable Nagle's algorithm (default true: WebSocket frames are latency-sensitive). */
+  noDelay?: boolean;
+  /** Listen backlog (default 511, node's). */
+  backlog?: number;
+  /** Listen on IPv6 only when bound to '::' (default false: dual stack). */
+  ipv6Only?: boolean;
+}
+
+export interface TcpSpec extends TransportSpec<'tcp'> {
+  readonly noDelay: boolean;
+  readonly backlog: number;
+  readonly ipv6Only: boolean;
+}
+
+/** Plain TCP through node:net. */
+export function tcp(options: NetOptions = {}): TcpSpec {
+  return Object.freeze({
+    kind: 'tcp',
+    noDelay: options.noDelay ?? true,
+    backlog: options.backlog ?? 511,
+    ipv6Only: options.ipv6Only ?? false,
+  });
+}

@@ -1,0 +1,36 @@
+/**
+ * What a transport gives a connection: a byte pipe (a Link). The connection owns the
+ * processor and timers; the link only moves bytes and reports what happened to them.
+ */
+export interface LinkEvents {
+  linkData(chunk: Uint8Array): void;
+  /** The peer finished sending (FIN) or the stream ended. */
+  linkEnd(): void;
+  /** A transport error; `linkClosed` follows. */
+  linkError(err: Error): void;
+  /** Everything written so far has been handed to the OS. */
+  linkDrain(): void;
+  /** The pipe is closed for good. */
+  linkClosed(): void;
+}
+
+export interface Link {
+  write(data: Uint8Array): void;
+  /** Flush, then end our side. */
+  end(): void;
+  /** Close now, dropping unsent bytes. */
+  destroy(): void;
+  pause(): void;
+  resume(): void;
+  /** Bytes accepted by write() and not yet handed to the OS. */
+  readonly bufferedAmount: number;
+  /** "address:port" of the peer (or a description for non-socket links). */
+  readonly remoteEndpoint: string;
+}
+
+export type TransportKind = 'tcp' | 'tls' | 'iostream';
+
+/** The transport choice in a config. */
+export interface TransportSpec<K extends TransportKind = TransportKind> {
+  readonly kind: K;
+}
