@@ -36,6 +36,16 @@ function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+/** "example.com:8080" → "example.com", "[::1]:80" → "::1" (WebSocket++'s get_host). */
+function hostWithoutPort(host: string): string {
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']');
+    return end === -1 ? host : host.slice(1, end);
+  }
+  const colon = host.lastIndexOf(':');
+  return colon === -1 ? host : host.slice(0, colon);
+}
+
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
@@ -45,8 +55,8 @@ export class ConnectionImpl implements ServerProcessorHost, LinkEvents {
   readonly hdl: ConnectionHdl;
   data: unknown;
   readonly role: Role;
-  /** Handlers copied from the endpoint when the connection was made; changed per connection with the setters. */
-  readonly handlers: HandlerTable;
+  /** The endpoint's handlers when the connection was made (shared); copied on a per-connection change. */
+  handlers: Readonly<HandlerTable>;
   /** The processor exists once the transport is ready (servers: at once; clients: at connect). */
   processor: ServerProcessor | ClientProcessor | undefined;
   link: Link | undefined;
@@ -58,12 +68,15 @@ export class ConnectionImpl implements ServerProcessorHost, LinkEvents {
   status = 0;
   statusReason: string | undefined;
   body: string | Uint8Array | undefined;
-  readonly responseHeaders: [string, string][] = [];
+  /** Headers the user added: the response's on servers, the request's on clients (made on first use). */
+  private headerList: [string, string][] | undefined;
   selectedSubprotocol = '';
   /** Client: the request customisation before connect. */
-  readonly requestHeaders: [string, string][] = [];
-  readonly requestedSubprotocols: string[] = [];
+  /** Client: subprotocols to offer (made on first use). */
+  private offered: string[] | undefined;
   proxy: string | undefined;
+  /** Client: connect() was called. */
+  started = false;
   proxyAuth: [string, string] | undefined;
 
   // Settings copied from the endpoint (runtime overrides, WebSocket++'s set_* per connection).
@@ -87,6 +100,8 @@ export class ConnectionImpl implements ServerProcessorHost, LinkEvents {
   /** Serialized concurrency: a handler promise is pending. */
   private busy = false;
   private userPaused = false;
+  /** Pooled buffer holding the payload of the message being handled (message pool `pool`). */
+  private lentBuffer: Buffer | undefined;
   private readonly serialized: boolean;
   private readonly lendPayloads: boolean;
 
@@ -95,7 +110,7 @@ export class ConnectionImpl implements ServerProcessorHost, LinkEvents {
     this.config = endpoint.config;
     this.role = role;
     this.hdl = new ConnectionHdl(this, endpoint);
-    this.handlers = { ...endpoint.handlers };
+    this.handlers = endpoint.handlers;
     this.serialized = this.config.concurrency.kind === 'serialized';
     this.lendPayloads = this.config.messagePool.kind === 'pool';
     this.maxMessageSize = endpoint.settings.maxMessageSize;
@@ -127,8 +142,8 @@ export class ConnectionImpl implements ServerProcessorHost, LinkEvents {
         secure: uri.secure,
         resource: uri.resource,
         userAgent: this.endpoint.settings.userAgent,
-        subprotocols: this.requestedSubprotocols,
-        headers: this.requestHeaders,
+        subprotocols: this.offered ?? [],
+        headers: this.headerList ?? [],
         random: this.endpoint.random,
       });
     } catch (err) {
@@ -154,7 +169,9 @@ export class ConnectionImpl implements ServerProcessorHost, LinkEvents {
 
   private processorOptions(): ProcessorOptions {
     const c = this.config;
+    const pool = this.endpoint.pool;
     return {
+      ...(pool === undefined ? {} : { assemble: (pieces: readonly Uint8Array[], size: number) => this.assemblePooled(pieces, size) }),
       maxMessageSize: this.maxMessageSize,
       maxFragments: c.maxFragments,
       maxHeadSize: c.maxHttpHeadSize,
@@ -162,6 +179,28 @@ export class ConnectionImpl implements ServerProcessorHost, LinkEvents {
       dropOnProtocolError: c.dropOnProtocolError,
       silentClose: c.silentClose,
     };
+  }
+
+  /** Message pool `pool`: join a multi-piece message in a reused buffer, lent to the handler. */
+  private assemblePooled(pieces: readonly Uint8Array[], size: number): Uint8Array {
+    const pool = this.endpoint.pool!;
+    if (size > pool.size) return Buffer.concat(pieces as Uint8Array[], size);
+    const buffer = pool.acquire();
+    let at = 0;
+    for (const piece of pieces) {
+      buffer.set(piece, at);
+      at += piece.length;
+    }
+    this.lentBuffer = buffer;
+    return buffer.subarray(0, size);
+  }
+
+  /** Give the pooled buffer of the last message back, once its handler is done with it. */
+  private releaseLent(): void {
+    const buffer = this.lentBuffer;
+    if (buffer === undefined) return;
+    this.lentBuffer = undefined;
+    this.endpoint.pool!.release(buffer);
   }
 
   // --- LinkEvents (transport → connection) ---------------------------------
@@ -239,17 +278,29 @@ export class ConnectionImpl implements ServerProcessorHost, LinkEvents {
   }
 
   onMessage(opcode: DataOpcode, payload: Uint8Array): void {
+    const alog = this.endpoint.alog;
+    if ((alog.mask & AccessChannel.message_header) !== 0) {
+      alog.write(AccessChannel.message_header, () => `Message received: opcode ${opcode}, ${payload.length} bytes`);
+    }
     const handler = this.handlers.message;
-    if (handler === undefined) return;
+    if (handler === undefined) {
+      this.releaseLent();
+      return;
+    }
     const msg = new Message(opcode, asBuffer(payload), this.lendPayloads);
     let result: unknown;
     try {
       result = handler(this.hdl, msg as never, this as never);
     } catch (err) {
+      this.releaseLent();
       this.handlerThrew('message', err);
       return;
     }
-    this.track('message', result);
+    if (this.serialized && isThenable(result)) {
+      this.track('message', result);
+      return;
+    }
+    this.releaseLent();
   }
 
   onPing(payload: Uint8Array): boolean {
@@ -347,16 +398,18 @@ export class ConnectionImpl implements ServerProcessorHost, LinkEvents {
     if (handler === undefined) {
       this.status = 426;
       server.respond(426, { body: 'Upgrade Required: this is a WebSocket endpoint\n' });
+      this.httpDone();
       return;
     }
     const answer = (): void => {
       if (server.state !== 'connecting') return;
-      const status = this.status || 200;
+      const status = (this.status ||= 200);
       server.respond(status, {
         ...(this.statusReason === undefined ? {} : { reason: this.statusReason }),
-        headers: this.responseHeaders,
+        headers: this.headerList ?? [],
         ...(this.body === undefined ? {} : { body: this.body }),
       });
+      this.httpDone();
     };
     let result: unknown;
     try {
@@ -376,6 +429,14 @@ export class ConnectionImpl implements ServerProcessorHost, LinkEvents {
       return;
     }
     answer();
+  }
+
+  /** A plain HTTP exchange is over: neither open nor fail happened, but the connection ended. */
+  private httpDone(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.clearTimers();
+    this.endpoint.released(this);
   }
 
   // --- user actions ----------------------------------------------------------
@@ -488,8 +549,10 @@ export class ConnectionImpl implements ServerProcessorHost, LinkEvents {
 
   /** @internal */
   setHandler(name: keyof HandlerTable, handler: HandlerTable[keyof HandlerTable]): void {
-    if (handler === undefined) delete this.handlers[name];
-    else this.handlers[name] = handler;
+    const next: HandlerTable = { ...this.handlers };
+    if (handler === undefined) delete next[name];
+    else next[name] = handler;
+    this.handlers = next;
   }
 
   // --- iostream transport: the user moves the bytes ------------------------------
@@ -544,14 +607,14 @@ export class ConnectionImpl implements ServerProcessorHost, LinkEvents {
     const p = this.processor;
     if (p instanceof ServerProcessor) return p.requestHead?.headers.get(name) ?? '';
     const lower = name.toLowerCase();
-    return this.requestHeaders.find(([n]) => n.toLowerCase() === lower)?.[1] ?? '';
+    return this.headerList?.find(([n]) => n.toLowerCase() === lower)?.[1] ?? '';
   }
 
   getResponseHeader(name: string): string {
     const p = this.processor;
     if (p instanceof ClientProcessor) return p.response?.headers.get(name) ?? '';
     const lower = name.toLowerCase();
-    return this.responseHeaders.find(([n]) => n.toLowerCase() === lower)?.[1] ?? '';
+    return this.headerList?.find(([n]) => n.toLowerCase() === lower)?.[1] ?? '';
   }
 
   getResponseStatus(): number {
@@ -568,7 +631,7 @@ export class ConnectionImpl implements ServerProcessorHost, LinkEvents {
 
   getHost(): string {
     const p = this.processor;
-    if (p instanceof ServerProcessor) return p.request?.host ?? p.requestHead?.headers.get('host') ?? '';
+    if (p instanceof ServerProcessor) return hostWithoutPort(p.request?.host ?? p.requestHead?.headers.get('host') ?? '');
     return this.uri?.host ?? '';
   }
 
@@ -589,7 +652,7 @@ export class ConnectionImpl implements ServerProcessorHost, LinkEvents {
   getRequestedSubprotocols(): string[] {
     const p = this.processor;
     if (p instanceof ServerProcessor) return p.request?.subprotocols.slice() ?? [];
-    return this.requestedSubprotocols.slice();
+    return this.offered?.slice() ?? [];
   }
 
   getExtensions(): string {
@@ -626,23 +689,18 @@ export class ConnectionImpl implements ServerProcessorHost, LinkEvents {
 
   /** Server: a response header; client (before connect): a request header. */
   appendHeader(name: string, value: string): void {
-    (this.role === 'server' ? this.responseHeaders : this.requestHeaders).push([name, value]);
+    (this.headerList ??= []).push([name, value]);
   }
 
   replaceHeader(name: string, value: string): void {
-    const list = this.role === 'server' ? this.responseHeaders : this.requestHeaders;
     const lower = name.toLowerCase();
-    const kept = list.filter(([n]) => n.toLowerCase() !== lower);
-    list.length = 0;
-    list.push(...kept, [name, value]);
+    this.headerList = (this.headerList ?? []).filter(([n]) => n.toLowerCase() !== lower);
+    this.headerList.push([name, value]);
   }
 
   removeHeader(name: string): void {
-    const list = this.role === 'server' ? this.responseHeaders : this.requestHeaders;
     const lower = name.toLowerCase();
-    const kept = list.filter(([n]) => n.toLowerCase() !== lower);
-    list.length = 0;
-    list.push(...kept);
+    this.headerList = this.headerList?.filter(([n]) => n.toLowerCase() !== lower);
   }
 
   /** Server, in the validate handler: the subprotocol to accept (one the client offered). */
@@ -656,7 +714,7 @@ export class ConnectionImpl implements ServerProcessorHost, LinkEvents {
   /** Client, before connect: offer a subprotocol. */
   addSubprotocol(subprotocol: string): WsppError | undefined {
     if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(subprotocol)) return new WsppError('websocket.invalid_subprotocol', subprotocol);
-    this.requestedSubprotocols.push(subprotocol);
+    (this.offered ??= []).push(subprotocol);
     return undefined;
   }
 
@@ -690,19 +748,20 @@ export class ConnectionImpl implements ServerProcessorHost, LinkEvents {
       this.acceptUpgrade();
       return;
     }
-    const status = this.status || 403;
+    const status = (this.status ||= 403);
     server.reject(status, {
       ...(this.statusReason === undefined ? {} : { reason: this.statusReason }),
-      headers: this.responseHeaders,
+      headers: this.headerList ?? [],
       ...(this.body === undefined ? {} : { body: this.body }),
     });
   }
 
   private acceptUpgrade(): void {
     const server = this.processor as ServerProcessor;
+    this.status = 101;
     const err = server.accept({
       subprotocol: this.selectedSubprotocol,
-      headers: this.responseHeaders,
+      headers: this.headerList ?? [],
       server: this.endpoint.settings.userAgent,
     });
     if (err !== undefined) server.reject(500, { body: err.message });
@@ -728,6 +787,7 @@ export class ConnectionImpl implements ServerProcessorHost, LinkEvents {
 
   private settled(): void {
     this.busy = false;
+    this.releaseLent();
     if (this.finished || this.userPaused) return;
     this.link?.resume();
     this.processor?.resumeReading();

@@ -32,7 +32,11 @@ export type Prepared = PreparedMessage;
 
 export class EndpointCore {
   readonly config: Config;
-  readonly handlers: HandlerTable = {};
+  /**
+   * The handlers new connections start with. Replaced (never mutated) on each change, so
+   * connections share it until one of them sets its own.
+   */
+  handlers: Readonly<HandlerTable> = Object.freeze({});
   readonly settings: EndpointSettings;
   readonly alog: ChannelLogger;
   readonly elog: ChannelLogger;
@@ -65,8 +69,10 @@ export class EndpointCore {
 
   /** @internal */
   setHandler(name: HandlerName, handler: AnyHandler | undefined): void {
-    if (handler === undefined) delete this.handlers[name];
-    else this.handlers[name] = handler;
+    const next: HandlerTable = { ...this.handlers };
+    if (handler === undefined) delete next[name];
+    else next[name] = handler;
+    this.handlers = Object.freeze(next);
   }
 
   // --- connections ------------------------------------------------------------
@@ -81,6 +87,7 @@ export class EndpointCore {
 
   /** @internal Called once when a connection has ended (closed or failed). */
   released(con: ConnectionImpl): void {
+    con.hdl.release();
     this.liveConnections--;
     this.registry?.delete(con);
     if (this.liveConnections === 0) {
@@ -99,7 +106,7 @@ export class EndpointCore {
   /** The connection behind a handle, or `websocket.bad_connection`. */
   tryGetConFromHdl(hdl: ConnectionHdl): ConnectionImpl | WsppError {
     if (!(hdl instanceof ConnectionHdl) || hdl.owner !== this) return new WsppError('websocket.bad_connection');
-    const con = hdl.ref.deref() as ConnectionImpl | undefined;
+    const con = hdl.target as ConnectionImpl | undefined;
     if (con === undefined || con.state === 'closed' || con.state === 'failed') return new WsppError('websocket.bad_connection');
     return con;
   }

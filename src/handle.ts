@@ -1,7 +1,8 @@
 /**
  * ConnectionHdl: the opaque, copyable handle of a connection (WebSocket++'s
- * connection_hdl, a weak pointer). It never keeps a connection alive; using it after the
- * connection is gone reports `websocket.bad_connection` instead of crashing. Handles are
+ * connection_hdl, a weak pointer). It never keeps a connection alive after the
+ * connection ended: the connection lets go of it when it is released, and using the
+ * handle then reports `websocket.bad_connection` instead of crashing. Handles are
  * unique in the process, so one endpoint never accepts another endpoint's handle.
  */
 let nextId = 1;
@@ -12,17 +13,25 @@ export class ConnectionHdl {
   declare private readonly [brand]: true;
   /** Unique in the process; stable for the connection's life. For maps and logs. */
   readonly id: number;
-  /** @internal */
-  readonly ref: WeakRef<object>;
   /** @internal The endpoint that created the connection. */
   readonly owner: object;
+  #target: object | undefined;
 
   /** @internal */
   constructor(target: object, owner: object) {
     this.id = nextId++;
-    this.ref = new WeakRef(target);
+    this.#target = target;
     this.owner = owner;
-    Object.freeze(this);
+  }
+
+  /** @internal The connection, while it lives. */
+  get target(): object | undefined {
+    return this.#target;
+  }
+
+  /** @internal The connection has ended: forget it. */
+  release(): void {
+    this.#target = undefined;
   }
 
   toString(): string {

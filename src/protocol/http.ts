@@ -177,6 +177,8 @@ export interface HttpHead {
   rest: Uint8Array;
   /** Size of the head in bytes, terminating CRLFCRLF included. */
   size: number;
+  /** The head as latin1 text (what `parseHead` reads back). */
+  text: string;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -324,9 +326,9 @@ export class HttpHeadParser {
 
 /**
  * Parse a complete head (latin1 text ending in CRLFCRLF, no bare CR/LF: the scanner
- * has checked that).
+ * has checked that). Also re-parses a head kept as `HttpHead.text`.
  */
-function parseHead(kind: HttpKind, text: string, rest: Uint8Array): HttpHead | WsppError {
+export function parseHead(kind: HttpKind, text: string, rest: Uint8Array): HttpHead | WsppError {
   const size = text.length;
   let eol = text.indexOf('\r\n');
   const startLine = text.slice(0, eol);
@@ -346,6 +348,7 @@ function parseHead(kind: HttpKind, text: string, rest: Uint8Array): HttpHead | W
   head.headers = new HttpHeaders(list);
   head.rest = rest;
   head.size = size;
+  head.text = text;
   return head;
 }
 
@@ -408,7 +411,7 @@ function parseRequestLine(line: string): HttpHead | WsppError {
   const version = readVersion(line, i + 1);
   if (version === undefined || i + 9 !== n) return bad('malformed HTTP version');
   if (version !== '1.1') return new WsppError('http.unsupported_version', `HTTP/${version}`);
-  return { kind: 'request', method, target, version, headers: EMPTY_HEADERS, rest: EMPTY, size: 0 };
+  return { kind: 'request', method, target, version, headers: EMPTY_HEADERS, rest: EMPTY, size: 0, text: '' };
 }
 
 function parseStatusLine(line: string): HttpHead | WsppError {
@@ -434,7 +437,7 @@ function parseStatusLine(line: string): HttpHead | WsppError {
     reason = line.slice(13);
   }
   if (version !== '1.1') return new WsppError('http.unsupported_version', `HTTP/${version}`);
-  return { kind: 'response', version, status, reason, headers: EMPTY_HEADERS, rest: EMPTY, size: 0 };
+  return { kind: 'response', version, status, reason, headers: EMPTY_HEADERS, rest: EMPTY, size: 0, text: '' };
 }
 
 const EMPTY_HEADERS = new HttpHeaders();

@@ -15,7 +15,10 @@
 import { isControlOpcode } from './constants.js';
 import { WsppError } from './errors.js';
 import { RSV_MASK } from './frame.js';
-import { rotateKey, unmask } from './mask.js';
+import { unmask } from './mask.js';
+
+/** The key of the piece being unmasked: parsers run one at a time, so one scratch serves all. */
+const KEY = new Uint8Array(4);
 
 /** Receives frame events. A callback returns an error to stop the parser. */
 export interface FrameHandler {
@@ -43,15 +46,17 @@ const VALID_OPCODE = 0b0000_0111_0000_0111;
 
 export class FrameParser {
   private state = State.Header;
-  private readonly head = new Uint8Array(14);
+  /** Scratch for a header that straddles chunks (allocated the first time one does). */
+  private head: Uint8Array | undefined;
   private headLen = 0;
   private remaining = 0;
   private masked = false;
-  private readonly key = new Uint8Array(4);
+  /** The masking key, big-endian in an int32 (no per-connection buffer for it). */
+  private key = 0;
   private paused = false;
   private running = false;
   private rest: Uint8Array | undefined;
-  private readonly queue: Uint8Array[] = [];
+  private queue: Uint8Array[] | undefined;
   private readonly expectMasked: boolean;
   /** RSV bits allowed by negotiated extensions; may be changed once the handshake is done. */
   allowedRsv: number;
@@ -80,15 +85,15 @@ export class FrameParser {
   /** Bytes received but not yet parsed because the parser is paused. */
   get queuedBytes(): number {
     let n = this.rest === undefined ? 0 : this.rest.length;
-    for (const c of this.queue) n += c.length;
+    for (const c of this.queue ?? []) n += c.length;
     return n;
   }
 
   /** Parse `chunk`. Returns the error that stopped parsing, if any. */
   push(chunk: Uint8Array): WsppError | undefined {
     if (this.state === State.Failed) return undefined;
-    if (this.paused || this.running || this.rest !== undefined || this.queue.length !== 0) {
-      this.queue.push(chunk);
+    if (this.paused || this.running || this.rest !== undefined || (this.queue !== undefined && this.queue.length !== 0)) {
+      (this.queue ??= []).push(chunk);
       return undefined;
     }
     return this.run(chunk);
@@ -107,7 +112,7 @@ export class FrameParser {
     if (!this.paused) return undefined;
     this.paused = false;
     if (this.running || this.state === State.Failed) return undefined;
-    const next = this.rest ?? this.queue.shift();
+    const next = this.rest ?? this.queue?.shift();
     this.rest = undefined;
     return next === undefined ? undefined : this.run(next);
   }
@@ -117,7 +122,7 @@ export class FrameParser {
     try {
       let err = this.consume(chunk);
       while (err === undefined && !this.paused && this.state !== State.Failed) {
-        const next = this.rest ?? this.queue.shift();
+        const next = this.rest ?? this.queue?.shift();
         this.rest = undefined;
         if (next === undefined) break;
         err = this.consume(next);
@@ -132,7 +137,8 @@ export class FrameParser {
   fail(): void {
     this.state = State.Failed;
     this.rest = undefined;
-    this.queue.length = 0;
+    this.queue = undefined;
+    this.head = undefined;
   }
 
   private consume(chunk: Uint8Array): WsppError | undefined {
@@ -155,24 +161,25 @@ export class FrameParser {
             at = pos;
             pos += need;
           } else {
-            this.head.set(chunk.subarray(pos), 0);
+            (this.head ??= new Uint8Array(14)).set(chunk.subarray(pos), 0);
             this.headLen = len - pos;
             return undefined;
           }
         } else {
           // Slow path: the header straddles chunks.
+          const head = (this.head ??= new Uint8Array(14));
           if (this.headLen < 2) {
-            this.head[this.headLen++] = chunk[pos++]!;
+            head[this.headLen++] = chunk[pos++]!;
             if (this.headLen < 2) continue;
           }
-          const need = headerLength(this.head[1]!);
+          const need = headerLength(head[1]!);
           const take = Math.min(need - this.headLen, len - pos);
-          this.head.set(chunk.subarray(pos, pos + take), this.headLen);
+          head.set(chunk.subarray(pos, pos + take), this.headLen);
           this.headLen += take;
           pos += take;
           if (this.headLen < need) return undefined;
           this.headLen = 0;
-          buf = this.head;
+          buf = head;
           at = 0;
         }
         const err = this.header(buf, at);
@@ -192,8 +199,15 @@ export class FrameParser {
       pos += n;
       this.remaining -= n;
       if (this.masked) {
-        unmask(data, this.key);
-        if (this.remaining !== 0) rotateKey(this.key, n);
+        const key = this.key;
+        KEY[0] = key >>> 24;
+        KEY[1] = (key >>> 16) & 0xff;
+        KEY[2] = (key >>> 8) & 0xff;
+        KEY[3] = key & 0xff;
+        unmask(data, KEY);
+        // Continue the key where this piece stopped.
+        const shift = (n & 3) * 8;
+        if (this.remaining !== 0 && shift !== 0) this.key = (key << shift) | (key >>> (32 - shift));
       }
       const dataErr = handler.onFrameData(data);
       if (dataErr !== undefined) return this.stop(dataErr);
@@ -237,13 +251,7 @@ export class FrameParser {
       if (length < 65536) return new WsppError('processor.non_minimal_encoding');
     }
     this.masked = masked;
-    if (masked) {
-      const key = this.key;
-      key[0] = buf[p]!;
-      key[1] = buf[p + 1]!;
-      key[2] = buf[p + 2]!;
-      key[3] = buf[p + 3]!;
-    }
+    if (masked) this.key = (buf[p]! << 24) | (buf[p + 1]! << 16) | (buf[p + 2]! << 8) | buf[p + 3]!;
     this.remaining = length;
     return this.handler.onFrameHeader(fin, rsv, opcode, length);
   }

@@ -27,10 +27,10 @@ import {
   validateServerResponse,
   type ClientRequestInfo,
 } from './handshake.js';
-import { HttpHeadParser, type HttpHead, type HttpLimits } from './http.js';
+import { HttpHeadParser, parseHead, type HttpHead, type HttpLimits } from './http.js';
 import { mask } from './mask.js';
 import { FrameParser } from './parser.js';
-import { MessageReceiver, type ReceiverEvents, type ReceiverLimits } from './receiver.js';
+import { MessageReceiver, type Assemble, type ReceiverEvents, type ReceiverLimits } from './receiver.js';
 
 export type ProcessorState = 'connecting' | 'open' | 'closing' | 'closed' | 'failed';
 
@@ -67,6 +67,8 @@ export interface ProcessorOptions extends Partial<ReceiverLimits>, Partial<HttpL
   silentClose?: boolean;
   /** Payloads up to this size are copied next to their header (one write); larger go as two writes. */
   copyThreshold?: number;
+  /** How a message received in several pieces is joined (default: a fresh Buffer.concat). */
+  assemble?: Assemble;
 }
 
 export interface ClientProcessorOptions extends ProcessorOptions {
@@ -123,7 +125,8 @@ abstract class Processor implements ReceiverEvents {
 
   protected readonly parser: FrameParser;
   protected readonly receiver: MessageReceiver;
-  protected readonly options: ProcessorOptions;
+  private readonly dropOnProtocolError: boolean;
+  private readonly silentClose: boolean;
   private readonly copyThreshold: number;
   /** Opcode of the fragmented message being sent with sendFrame, 0 for none. */
   private sendingFragmented = 0;
@@ -135,9 +138,10 @@ abstract class Processor implements ReceiverEvents {
     role: 'server' | 'client',
     options: ProcessorOptions,
   ) {
-    this.options = options;
+    this.dropOnProtocolError = options.dropOnProtocolError ?? false;
+    this.silentClose = options.silentClose ?? false;
     this.copyThreshold = options.copyThreshold ?? DEFAULT_COPY_THRESHOLD;
-    this.receiver = new MessageReceiver(this, options);
+    this.receiver = new MessageReceiver(this, options, options.assemble);
     this.parser = new FrameParser(this.receiver, { role });
     // Frames that arrive with the handshake wait until the session is open.
     this.parser.pause();
@@ -360,10 +364,10 @@ abstract class Processor implements ReceiverEvents {
   private protocolError(err: WsppError): void {
     this.parser.fail();
     this.error ??= err;
-    if (this.state === 'open' && !this.options.dropOnProtocolError) {
+    if (this.state === 'open' && !this.dropOnProtocolError) {
       this.localCloseCode = err.closeCode;
-      this.localCloseReason = this.options.silentClose ? '' : truncateReason(err.message);
-      const payload = this.options.silentClose ? EMPTY : buildClosePayload(err.closeCode, this.localCloseReason);
+      this.localCloseReason = this.silentClose ? '' : truncateReason(err.message);
+      const payload = this.silentClose ? EMPTY : buildClosePayload(err.closeCode, this.localCloseReason);
       this.sendClose(payload instanceof WsppError ? EMPTY : payload);
     } else if (this.state === 'open') {
       this.localCloseCode = 1006;
@@ -433,12 +437,13 @@ function truncateReason(message: string): string {
 }
 
 export class ServerProcessor extends Processor {
-  /** The opening handshake request, once parsed. */
-  request: ClientRequestInfo | undefined;
-  /** The raw request head (also for plain HTTP requests). */
-  requestHead: HttpHead | undefined;
-  private readonly head: HttpHeadParser;
+  /** Until the head is complete. */
+  private head: HttpHeadParser | undefined;
   private decided = false;
+  /** The request head's text, kept after the handshake instead of its parsed form. */
+  private headText: string | undefined;
+  private parsedHead: HttpHead | undefined;
+  private parsedRequest: ClientRequestInfo | undefined;
 
   constructor(
     protected override readonly host: ServerProcessorHost,
@@ -448,23 +453,45 @@ export class ServerProcessor extends Processor {
     this.head = new HttpHeadParser('request', options);
   }
 
+  /** The raw request head (also for plain HTTP requests), once complete. */
+  get requestHead(): HttpHead | undefined {
+    if (this.parsedHead === undefined && this.headText !== undefined) {
+      const head = parseHead('request', this.headText, EMPTY);
+      if (!(head instanceof WsppError)) this.parsedHead = head;
+    }
+    return this.parsedHead;
+  }
+
+  /** The opening handshake request, once parsed and valid. */
+  get request(): ClientRequestInfo | undefined {
+    if (this.parsedRequest === undefined && this.state !== 'connecting' && this.state !== 'failed') {
+      const head = this.requestHead;
+      const info = head === undefined ? undefined : validateClientRequest(head);
+      if (info !== undefined && !(info instanceof WsppError)) this.parsedRequest = info;
+    }
+    return this.parsedRequest;
+  }
+
   protected nextMaskKey(): undefined {
     return undefined;
   }
 
   protected feedHandshake(chunk: Uint8Array): void {
-    if (this.requestHead !== undefined) {
+    const parser = this.head;
+    if (parser === undefined) {
       // Waiting for accept/reject: keep what the client pipelined.
       this.parser.push(chunk);
       return;
     }
-    const result = this.head.push(chunk);
+    const result = parser.push(chunk);
     if (result === undefined) return;
+    this.head = undefined;
     if (result instanceof WsppError) {
       this.rejectWith(result);
       return;
     }
-    this.requestHead = result;
+    this.parsedHead = result;
+    this.headText = result.text;
     if (!isWebSocketRequest(result.headers)) {
       if (this.host.onHttpRequest === undefined) this.rejectWith(new WsppError('websocket.upgrade_required'));
       else this.host.onHttpRequest(result);
@@ -475,15 +502,22 @@ export class ServerProcessor extends Processor {
       this.rejectWith(info);
       return;
     }
-    this.request = info;
+    this.parsedRequest = info;
     if (result.rest.length > 0) this.parser.push(result.rest);
     if (this.host.onUpgradeRequest === undefined) this.accept();
     else this.host.onUpgradeRequest(info);
   }
 
+  protected override open(): void {
+    // Idle connections keep the head as one string; getters re-parse it on demand.
+    this.parsedHead = undefined;
+    this.parsedRequest = undefined;
+    super.open();
+  }
+
   /** Complete the opening handshake with 101 Switching Protocols. */
   accept(options: AcceptOptions = {}): WsppError | undefined {
-    const request = this.request;
+    const request = this.parsedRequest;
     if (this.state !== 'connecting' || request === undefined || this.decided) {
       return new WsppError('websocket.invalid_state', 'no upgrade request waiting for a decision');
     }
@@ -500,7 +534,7 @@ export class ServerProcessor extends Processor {
 
   /** Refuse the upgrade with an HTTP answer (default 403) and fail the session. */
   reject(status = 403, answer: HttpAnswer = {}): WsppError | undefined {
-    if (this.state !== 'connecting' || this.requestHead === undefined || this.decided) {
+    if (this.state !== 'connecting' || this.headText === undefined || this.decided) {
       return new WsppError('websocket.invalid_state', 'no request waiting for a decision');
     }
     this.decided = true;
@@ -511,7 +545,7 @@ export class ServerProcessor extends Processor {
 
   /** Answer a plain HTTP request (the http handler's response) and end the connection. */
   respond(status: number, answer: HttpAnswer = {}): WsppError | undefined {
-    if (this.state !== 'connecting' || this.requestHead === undefined || this.decided) {
+    if (this.state !== 'connecting' || this.headText === undefined || this.decided) {
       return new WsppError('websocket.invalid_state', 'no HTTP request waiting for an answer');
     }
     this.decided = true;
@@ -535,7 +569,7 @@ export class ClientProcessor extends Processor {
   /** The request bytes, available before `start()`. */
   readonly requestBytes: Uint8Array;
   response: HttpHead | undefined;
-  private readonly head: HttpHeadParser;
+  private head: HttpHeadParser | undefined;
   private readonly random: ClientProcessorOptions['random'];
   private readonly maskKey = new Uint8Array(4);
   private readonly offered: string[];
@@ -578,8 +612,9 @@ export class ClientProcessor extends Processor {
   }
 
   protected feedHandshake(chunk: Uint8Array): void {
-    const result = this.head.push(chunk);
+    const result = this.head?.push(chunk);
     if (result === undefined) return;
+    this.head = undefined;
     if (result instanceof WsppError) {
       this.fail(result);
       return;

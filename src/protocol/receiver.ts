@@ -22,6 +22,14 @@ export interface ReceiverLimits {
   maxFragments: number;
 }
 
+/**
+ * Joins the pieces of a message that arrived in several views into one buffer of `size`
+ * bytes (a message-buffer policy may hand out a reused buffer here).
+ */
+export type Assemble = (pieces: readonly Uint8Array[], size: number) => Uint8Array;
+
+const concat: Assemble = (pieces, size) => Buffer.concat(pieces as Uint8Array[], size);
+
 export const DEFAULT_RECEIVER_LIMITS: ReceiverLimits = {
   maxMessageSize: 32_000_000,
   maxFragments: 65_536,
@@ -41,16 +49,21 @@ export class MessageReceiver implements FrameHandler {
   private fragments = 0;
   private first: Uint8Array | undefined;
   private readonly pieces: Uint8Array[] = [];
-  private readonly utf8 = new Utf8Validator();
-  // Control frame payloads (at most 125 bytes) are gathered here if they arrive in pieces.
-  private readonly control = new Uint8Array(125);
+  /** Created with the first text message. */
+  private utf8: Utf8Validator | undefined;
+  // Control frame payloads (at most 125 bytes) are gathered here (allocated with the first one).
+  private control: Uint8Array | undefined;
   private controlLen = 0;
+
+  private readonly assemble: Assemble;
 
   constructor(
     private readonly handler: ReceiverEvents,
     limits: Partial<ReceiverLimits> = {},
+    assemble: Assemble = concat,
   ) {
-    this.limits = { ...DEFAULT_RECEIVER_LIMITS, ...limits };
+    this.limits = { maxMessageSize: limits.maxMessageSize ?? DEFAULT_RECEIVER_LIMITS.maxMessageSize, maxFragments: limits.maxFragments ?? DEFAULT_RECEIVER_LIMITS.maxFragments };
+    this.assemble = assemble;
   }
 
   /** True while a fragmented message is incomplete. */
@@ -84,11 +97,13 @@ export class MessageReceiver implements FrameHandler {
 
   onFrameData(data: Uint8Array): WsppError | undefined {
     if (this.frameOpcode >= 0x8) {
-      this.control.set(data, this.controlLen);
+      (this.control ??= new Uint8Array(125)).set(data, this.controlLen);
       this.controlLen += data.length;
       return undefined;
     }
-    if (this.messageOpcode === Opcode.Text && !this.utf8.update(data)) return new WsppError('processor.invalid_utf8');
+    if (this.messageOpcode === Opcode.Text && !(this.utf8 ??= new Utf8Validator()).update(data)) {
+      return new WsppError('processor.invalid_utf8');
+    }
     // Most messages are one piece: keep it aside and touch the array only for more.
     if (this.first === undefined) this.first = data;
     else this.pieces.push(data);
@@ -97,12 +112,13 @@ export class MessageReceiver implements FrameHandler {
 
   onFrameEnd(): WsppError | undefined {
     if (this.frameOpcode >= 0x8) {
-      return this.handler.onControl(this.frameOpcode as ControlOpcode, this.control.slice(0, this.controlLen));
+      const payload = this.controlLen === 0 ? new Uint8Array(0) : this.control!.slice(0, this.controlLen);
+      return this.handler.onControl(this.frameOpcode as ControlOpcode, payload);
     }
     if (!this.frameFin) return undefined;
     const opcode = this.messageOpcode as DataOpcode;
     this.messageOpcode = 0;
-    if (opcode === Opcode.Text && !this.utf8.finish()) {
+    if (opcode === Opcode.Text && !(this.utf8 ??= new Utf8Validator()).finish()) {
       this.utf8.reset();
       return new WsppError('processor.invalid_utf8', 'truncated UTF-8 sequence at the end of the message');
     }
@@ -114,7 +130,7 @@ export class MessageReceiver implements FrameHandler {
       payload = first;
     } else {
       this.pieces.unshift(first);
-      payload = Buffer.concat(this.pieces, this.size);
+      payload = this.assemble(this.pieces, this.size);
       this.pieces.length = 0;
     }
     this.first = undefined;

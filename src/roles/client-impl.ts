@@ -42,9 +42,10 @@ export class ClientImpl extends EndpointCore {
 
   /** Step 3: start the connection (resolve, connect, TLS, handshake). Returns it. */
   connect(con: ConnectionImpl, output?: OutputSink): ConnectionImpl {
-    if (con.processor !== undefined || con.state !== 'connecting' || con.link !== undefined) {
+    if (con.started || con.state !== 'connecting') {
       throw new WsppError('websocket.invalid_state', 'connect() was already called for this connection');
     }
+    con.started = true;
     if (this.config.transport.kind === 'iostream') {
       if (output === undefined) throw new WsppError('transport.output_stream_required');
       const link = new IostreamLink(output, con);

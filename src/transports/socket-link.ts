@@ -1,7 +1,9 @@
 /**
- * A Link over a node:net Socket (plain or TLS). Writes made in one tick are corked into
- * one writev; the socket's events reach the connection through module-level functions
- * (no closures per socket: idle connections stay small).
+ * A Link over a node:net Socket (plain or TLS). Small frames written in one tick are
+ * copied into one batch buffer and written once at the end of the tick (a writev of
+ * thousands of 20-byte buffers costs more than the copy); the socket's events reach the
+ * connection through module-level functions (no closures per socket: idle connections
+ * stay small).
  */
 import type { Socket } from 'node:net';
 import type { Link, LinkEvents } from './types.js';
@@ -25,14 +27,29 @@ function onDrain(this: LinkedSocket): void {
 function onClose(this: LinkedSocket): void {
   this[kEvents].linkClosed();
 }
-function uncork(link: SocketLink): void {
-  link.corked = false;
-  link.socket.uncork();
+function flush(link: SocketLink): void {
+  link.flushBatch();
 }
 
+/** Frames up to this size are copied into the tick's batch; larger ones are written as they are. */
+const SMALL = 4096;
+/** Size of the shared arena that batches are cut from. */
+const ARENA = 64 * 1024;
+
+/**
+ * One arena shared by every link: a link's batch is a segment of it, so an idle
+ * connection holds no output buffer at all. Bytes handed to a socket are never
+ * touched again; a full arena is replaced and left to the sockets still writing it.
+ */
+let arena = Buffer.allocUnsafeSlow(ARENA);
+let arenaCursor = 0;
+
 export class SocketLink implements Link {
-  /** @internal */
-  corked = false;
+  /** This tick's batched bytes: arena[segStart, segEnd) of `segArena`. */
+  private segArena: Buffer | undefined;
+  private segStart = 0;
+  private segEnd = 0;
+  private flushScheduled = false;
   private remote: string | undefined;
 
   constructor(
@@ -51,21 +68,47 @@ export class SocketLink implements Link {
   write(data: Uint8Array): void {
     const socket = this.socket;
     if (socket.destroyed) return;
-    if (!this.corked) {
-      this.corked = true;
-      socket.cork();
-      process.nextTick(uncork, this);
+    const length = data.length;
+    if (length > SMALL) {
+      // Keep the order: what is batched goes first.
+      this.flushBatch();
+      socket.write(data);
+      return;
     }
-    socket.write(data);
+    // Append to our segment if it ends where the arena's free space starts.
+    if (this.segArena !== arena || this.segEnd !== arenaCursor || arenaCursor + length > ARENA) {
+      this.flushBatch();
+      if (arenaCursor + length > ARENA) {
+        arena = Buffer.allocUnsafeSlow(ARENA);
+        arenaCursor = 0;
+      }
+      this.segArena = arena;
+      this.segStart = this.segEnd = arenaCursor;
+    }
+    arena.set(data, arenaCursor);
+    arenaCursor += length;
+    this.segEnd = arenaCursor;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(flush, this);
+    }
+  }
+
+  /** @internal Write the batched bytes as one chunk and let go of the arena. */
+  flushBatch(): void {
+    this.flushScheduled = false;
+    const seg = this.segArena;
+    if (seg === undefined) return;
+    this.segArena = undefined;
+    const start = this.segStart;
+    const end = this.segEnd;
+    this.segStart = this.segEnd = 0;
+    if (end !== start && !this.socket.destroyed) this.socket.write(seg.subarray(start, end));
   }
 
   end(): void {
-    const socket = this.socket;
-    if (this.corked) {
-      this.corked = false;
-      socket.uncork();
-    }
-    socket.end();
+    this.flushBatch();
+    this.socket.end();
   }
 
   destroy(): void {
@@ -81,7 +124,7 @@ export class SocketLink implements Link {
   }
 
   get bufferedAmount(): number {
-    return this.socket.writableLength;
+    return this.socket.writableLength + this.segEnd - this.segStart;
   }
 
   get remoteEndpoint(): string {
