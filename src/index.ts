@@ -15,6 +15,7 @@ export { parseWsUri, type WsUri } from './uri.js';
 // Policies, by kind (DESIGN.md section 3).
 export { concurrency, type ConcurrencySpec } from './policies/concurrency/index.js';
 export { logging } from './policies/logging/index.js';
+export type { LoggerSpec, AccessSpec, ErrorSpec, LogSink } from './policies/logging/types.js';
 export * as log from './policies/logging/index.js';
 export { alloc, pool, BufferPool, type MessagePoolSpec, type PoolOptions } from './policies/message-pool/index.js';
 export { rng, type RngSpec, type RandomFill } from './policies/rng/index.js';

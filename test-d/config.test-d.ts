@@ -40,12 +40,8 @@ expectType<LoggerSpec<'library' | 'info' | 'warn' | 'rerror' | 'fatal'>>(config.
 expectType<LoggerSpec<'all'>>(config.debug.logging.access);
 expectType<LoggerSpec<never>>(config.minimal.logging.error);
 // Runtime settings read as numbers, whatever the stock values are.
-// BLOCKED: stock settings are literal types (32000000), not number: stock.ts `as const` on core.
-// expectType<number>(config.tcp.maxMessageSize);
-expectAssignable<number>(config.tcp.maxMessageSize);
-// BLOCKED: stock timeouts are literal (5000): stock.ts freezes `timeouts` without the Timeouts annotation.
-// expectType<number>(config.tcp.timeouts.openHandshake);
-expectAssignable<number>(config.tcp.timeouts.openHandshake);
+expectType<number>(config.tcp.maxMessageSize);
+expectType<number>(config.tcp.timeouts.openHandshake);
 
 // The stock configs are frozen.
 expectError((config.tcp.maxMessageSize = 1));
@@ -55,18 +51,10 @@ expectError((config.tcp = config.tls));
 // --- extend(): members replaced, timeouts / logging / extensions merged one level deep.
 
 const quick = extend(config.tcp, { timeouts: { openHandshake: 100 } });
-// BLOCKED: extend's `const O` keeps the override literal (100); Extended should widen settings to Config[K].
-// expectType<number>(quick.timeouts.openHandshake);
-expectAssignable<number>(quick.timeouts.openHandshake);
-// BLOCKED: merged timeouts keep the base's literal 5000; Extended should widen settings to Config[K].
-// expectType<number>(quick.timeouts.connect);
-expectAssignable<number>(quick.timeouts.connect);
-// BLOCKED: literal 5000, as above.
-// expectType<number>(quick.timeouts.closeHandshake);
-expectAssignable<number>(quick.timeouts.closeHandshake);
-// BLOCKED: literal 5000, as above.
-// expectType<number>(quick.timeouts.proxy);
-expectAssignable<number>(quick.timeouts.proxy);
+expectType<number>(quick.timeouts.openHandshake);
+expectType<number>(quick.timeouts.connect);
+expectType<number>(quick.timeouts.closeHandshake);
+expectType<number>(quick.timeouts.proxy);
 expectType<'tcp'>(quick.transport.kind);
 expectAssignable<Config>(quick);
 
@@ -87,21 +75,15 @@ expectType<number>(secure.maxMessageSize);
 expectType<LoggerSpec<'connect' | 'disconnect' | 'fail'>>(secure.logging.access);
 expectType<LoggerSpec<'library' | 'info' | 'warn' | 'rerror' | 'fatal'>>(secure.logging.error);
 expectType<{ user: string; joined: number }>(secure.connectionData());
-// BLOCKED: literal 5000, as above.
-// expectType<number>(secure.timeouts.pong);
-expectAssignable<number>(secure.timeouts.pong);
+expectType<number>(secure.timeouts.pong);
 
 // extend() of an extended config keeps both layers.
 const twice = extend(secure, { registry: true, timeouts: { pong: 1000 } });
 expectType<'tls'>(twice.transport.kind);
 expectType<'serialized'>(twice.concurrency.kind);
 expectType<true>(twice.registry);
-// BLOCKED: literal 1000 from `const O`, as above.
-// expectType<number>(twice.timeouts.pong);
-expectAssignable<number>(twice.timeouts.pong);
-// BLOCKED: literal 5000, as above.
-// expectType<number>(twice.timeouts.openHandshake);
-expectAssignable<number>(twice.timeouts.openHandshake);
+expectType<number>(twice.timeouts.pong);
+expectType<number>(twice.timeouts.openHandshake);
 expectType<LoggerSpec<'connect' | 'disconnect' | 'fail'>>(twice.logging.access);
 
 // Replacing the transport changes the kind.

@@ -16,7 +16,7 @@ import { iostream } from '../transports/iostream/spec.js';
 import { tcp as tcpTransport } from '../transports/tcp/spec.js';
 import { tls as tlsTransport } from '../transports/tls/spec.js';
 import { extend } from './extend.js';
-import type { Config } from './types.js';
+import type { Config, Widened } from './types.js';
 
 const VERSION = '0.1.0';
 
@@ -45,7 +45,7 @@ const debugLogging = Object.freeze({
 const quietLogging = Object.freeze({ access: stub(), error: stub() });
 
 /** config::core: the iostream server. */
-const core = Object.freeze({
+const coreLiteral = Object.freeze({
   transport: iostream(),
   concurrency: none,
   logging: standardLogging,
@@ -68,6 +68,8 @@ const core = Object.freeze({
   userAgent: `wspp/${VERSION}`,
   clientVersion: 13,
 } as const) satisfies Config;
+/** Runtime settings widened to their Config types; the policy choices keep their literal types. */
+const core: Widened<typeof coreLiteral> = coreLiteral;
 
 const tcp = extend(core, { transport: tcpTransport() });
 const tls = extend(core, { transport: tlsTransport() });

@@ -98,17 +98,33 @@ export type ConfigOverrides = {
 
 type NestedKeys = 'timeouts' | 'logging' | 'extensions';
 
-/** The type `extend(B, O)` returns, computed so hovers show the resulting members. */
+/** The members whose *types* decide an endpoint's API; the others are plain runtime settings. */
+type DecidingKeys = 'transport' | 'concurrency' | 'logging' | 'messagePool' | 'rng' | 'extensions' | 'registry' | 'connectionData';
+
+type MergeNested<Base, Over> = {
+  readonly [P in keyof Base | keyof Over]: P extends keyof Over ? Over[P] : P extends keyof Base ? Base[P] : never;
+};
+
+/**
+ * The type `extend(B, O)` returns: deciding members keep their literal types (the
+ * override's where given), runtime settings are widened to their Config types
+ * (timeouts: Timeouts, maxMessageSize: number) so hovers stay short and assignable.
+ */
 export type Extended<B extends Config, O extends ConfigOverrides> = A.Compute<
   {
-    readonly [K in keyof B]: K extends keyof O
-      ? K extends NestedKeys
-        ? Omit<B[K], keyof O[K]> & O[K]
-        : O[K]
-      : B[K];
+    readonly [K in keyof Config]: K extends DecidingKeys
+      ? K extends keyof O
+        ? K extends NestedKeys
+          ? MergeNested<B[K], O[K]>
+          : O[K]
+        : B[K]
+      : Config[K];
   },
   'flat'
 >;
+
+/** A config value's type with its runtime settings widened (what the stock configs are). */
+export type Widened<B extends Config> = Extended<B, {}>;
 
 // --- What the types decide (DESIGN.md section 2) ---
 
