@@ -444,7 +444,10 @@ export class ConnectionImpl implements ServerProcessorHost, LinkEvents {
   trySend(payload: Uint8Array | string, opcode?: DataOpcode): WsppError | undefined {
     const processor = this.processor;
     if (processor === undefined) return new WsppError('websocket.invalid_state', 'the connection is not open');
-    return processor.send(opcode ?? (typeof payload === 'string' ? Opcode.Text : Opcode.Binary), payload);
+    // A lent payload may be queued by the socket after its pooled buffer went back: copy it.
+    const pool = this.endpoint.pool;
+    const bytes = pool !== undefined && typeof payload !== 'string' && pool.owns(payload) ? Buffer.from(payload) : payload;
+    return processor.send(opcode ?? (typeof payload === 'string' ? Opcode.Text : Opcode.Binary), bytes);
   }
 
   trySendPrepared(message: PreparedMessage): WsppError | undefined {

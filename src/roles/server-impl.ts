@@ -87,14 +87,18 @@ export class ServerImpl extends EndpointCore {
     this.accepting = false;
   }
 
-  /** Close the listening socket; open connections go on. */
+  /**
+   * Close the listening socket; open connections go on. Resolves once no new
+   * connection can arrive (not when the existing ones end: that is stop()'s job).
+   */
   stopListening(): Promise<void> {
     const server = this.netServer;
     this.netServer = undefined;
     this.accepting = false;
     for (const socket of this.held.splice(0)) socket.destroy();
     if (server === undefined) return Promise.resolve();
-    return new Promise((resolve) => server.close(() => resolve()));
+    server.close();
+    return new Promise((resolve) => setImmediate(resolve));
   }
 
   get isListening(): boolean {

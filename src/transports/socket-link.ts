@@ -62,6 +62,8 @@ export class SocketLink implements Link {
     socket.on('error', onError);
     socket.on('drain', onDrain);
     socket.on('close', onClose);
+    // A socket handed over paused (a held accept, a proxy tunnel) must flow now.
+    socket.resume();
     if (socket.destroyed) process.nextTick(() => events.linkClosed());
   }
 

@@ -19,6 +19,8 @@ export function pool(options: PoolOptions = {}): MessagePoolSpec<'pool'> {
 /** The endpoint-wide free list behind a `pool` spec. */
 export class BufferPool {
   private readonly free: Buffer[] = [];
+  /** Every buffer this pool made, to recognise lent payloads handed back to send(). */
+  private readonly made = new WeakSet<ArrayBufferLike>();
   /** Buffers handed out and not yet released. */
   outstanding = 0;
 
@@ -30,7 +32,16 @@ export class BufferPool {
   /** A buffer of `size` bytes (contents undefined). */
   acquire(): Buffer {
     this.outstanding++;
-    return this.free.pop() ?? Buffer.allocUnsafeSlow(this.size);
+    const reused = this.free.pop();
+    if (reused !== undefined) return reused;
+    const buffer = Buffer.allocUnsafeSlow(this.size);
+    this.made.add(buffer.buffer);
+    return buffer;
+  }
+
+  /** Is `bytes` a view of one of this pool's buffers (a lent payload)? */
+  owns(bytes: Uint8Array): boolean {
+    return this.made.has(bytes.buffer);
   }
 
   /** Give a buffer back; beyond capacity it is left to the GC. */

@@ -1,0 +1,122 @@
+/**
+ * Backpressure: bufferedAmount, the drain handler, and the slow-consumer policy against a
+ * peer that stops reading (a raw socket, paused).
+ */
+import { describe, expect, it } from 'vitest';
+import { Server, config, extend, type ConnectionHdl } from '../../src/index.js';
+import { HOST, deferred, listen, rawPeer, sleep, useCleanup, wsConnect } from './helpers.js';
+
+useCleanup();
+
+const MiB = 1 << 20;
+
+/** Stop parsing (and buffering) what the server sends: just discard it when reading. */
+function discardInput(socket: import('node:net').Socket): void {
+  socket.removeAllListeners('data');
+  socket.on('data', () => undefined);
+}
+
+describe('backpressure', () => {
+  it('bufferedAmount grows while the peer does not read; the drain handler runs once it reads again', async () => {
+    const server = new Server(extend(config.minimalTcp, { sendQueueHighWaterMark: 256 * 1024 }));
+    const opened = deferred<ConnectionHdl>();
+    server.setOpenHandler((hdl) => opened.resolve(hdl));
+    const drained = deferred<number>();
+    server.setDrainHandler((_hdl, con) => drained.resolve(con.bufferedAmount));
+    const port = await listen(server);
+    const peer = await rawPeer(port);
+    discardInput(peer.socket);
+    peer.socket.pause();
+    const hdl = await opened.promise;
+    const con = server.getConFromHdl(hdl);
+    expect(con.bufferedAmount).toBe(0);
+
+    const chunk = Buffer.alloc(MiB, 1);
+    for (let i = 0; i < 12; i++) server.send(hdl, chunk);
+    await sleep(100); // let the kernel take what it will
+    const first = con.bufferedAmount;
+    expect(first).toBeGreaterThan(MiB);
+    for (let i = 0; i < 4; i++) server.send(hdl, chunk);
+    await sleep(20);
+    const second = con.bufferedAmount;
+    expect(second).toBeGreaterThan(first);
+    expect(con.state).toBe('open');
+
+    peer.socket.resume();
+    expect(await drained.promise).toBe(0);
+    expect(con.bufferedAmount).toBe(0);
+    expect(con.state).toBe('open');
+  });
+
+  it('slowConsumer { limit: 1 MiB, closeCode: 1008 } closes a peer that stops reading; memory stays bounded', async () => {
+    const server = new Server(extend(config.minimalTcp, { slowConsumer: { limit: MiB, closeCode: 1008 } }));
+    const opened = deferred<ConnectionHdl>();
+    server.setOpenHandler((hdl) => opened.resolve(hdl));
+    const closedInfo = deferred<{ local: number; localReason: string; ec: string | undefined; state: string }>();
+    server.setCloseHandler((_hdl, con) =>
+      closedInfo.resolve({ local: con.getLocalCloseCode(), localReason: con.getLocalCloseReason(), ec: con.getEc()?.code, state: con.state }),
+    );
+    const port = await listen(server);
+    const peer = await rawPeer(port);
+    discardInput(peer.socket);
+    peer.socket.pause();
+    const hdl = await opened.promise;
+
+    global.gc?.();
+    const rssBefore = process.memoryUsage.rss();
+    let sent = 0;
+    let refused: string | undefined;
+    const target = 64 * MiB;
+    // Fresh 64 KiB payloads, 1 MiB per turn of the event loop, until refused or 64 MiB.
+    while (sent < target && refused === undefined) {
+      for (let i = 0; i < 16 && refused === undefined; i++) {
+        const err = server.trySend(hdl, Buffer.alloc(64 * 1024, i));
+        if (err === undefined) sent += 64 * 1024;
+        else refused = err.code;
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+    const growth = process.memoryUsage.rss() - rssBefore;
+
+    expect(await closedInfo.promise).toEqual({ local: 1008, localReason: 'slow consumer', ec: 'websocket.slow_consumer', state: 'closed' });
+    expect(sent).toBeLessThan(target);
+    expect(refused).toBe('websocket.bad_connection');
+    expect(growth).toBeLessThan(200 * MiB);
+    // Reading again, the peer finds the connection gone.
+    peer.socket.resume();
+    await peer.closedPromise;
+  });
+
+  it('a sender that waits for drain is never cut by the slow-consumer policy', async () => {
+    const server = new Server(extend(config.minimalTcp, { sendQueueHighWaterMark: 256 * 1024, slowConsumer: { limit: MiB, closeCode: 1013 } }));
+    const opened = deferred<ConnectionHdl>();
+    server.setOpenHandler((hdl) => opened.resolve(hdl));
+    let waiting: (() => void) | undefined;
+    server.setDrainHandler(() => {
+      const w = waiting;
+      waiting = undefined;
+      w?.();
+    });
+    let closedCode = 0;
+    server.setCloseHandler((_hdl, con) => void (closedCode = con.getLocalCloseCode()));
+    const port = await listen(server);
+    const ws = await wsConnect(`ws://${HOST}:${port}/`);
+    let received = 0;
+    const total = 16 * MiB;
+    const all = deferred<void>();
+    ws.on('message', (data: Buffer) => {
+      received += data.length;
+      if (received === total) all.resolve();
+    });
+    const hdl = await opened.promise;
+    const con = server.getConFromHdl(hdl);
+    for (let sent = 0; sent < total; sent += 64 * 1024) {
+      server.send(hdl, Buffer.alloc(64 * 1024, 3));
+      if (con.bufferedAmount > 256 * 1024) await new Promise<void>((r) => (waiting = r));
+    }
+    await all.promise;
+    expect(received).toBe(total);
+    expect(closedCode).toBe(0);
+    expect(con.state).toBe('open');
+  });
+});
