@@ -23,6 +23,8 @@ import {
 } from './protocol/processor.js';
 import { IostreamLink } from './transports/iostream/link.js';
 import type { Link, LinkEvents } from './transports/types.js';
+import type { DeflateAgreement } from './protocol/deflate-params.js';
+import type { MessageCodec } from './protocol/extension.js';
 import type { EndpointCore } from './endpoint-core.js';
 import { installHandlerSetters, type HandlerTable } from './handlers.js';
 import type { WsUri } from './uri.js';
@@ -75,6 +77,8 @@ export class ConnectionImpl implements ServerProcessorHost, LinkEvents {
   /** Client: subprotocols to offer (made on first use). */
   private offered: string[] | undefined;
   proxy: string | undefined;
+  /** The permessage-deflate parameters in force, when negotiated. */
+  deflateAgreement: DeflateAgreement | undefined;
   /** Client: connect() was called. */
   started = false;
   proxyAuth: [string, string] | undefined;
@@ -133,6 +137,7 @@ export class ConnectionImpl implements ServerProcessorHost, LinkEvents {
   startClient(link: Link): void {
     const uri = this.uri!;
     this.link = link;
+    const deflate = this.endpoint.deflate;
     let processor: ClientProcessor;
     try {
       processor = new ClientProcessor(this, {
@@ -145,6 +150,17 @@ export class ConnectionImpl implements ServerProcessorHost, LinkEvents {
         subprotocols: this.offered ?? [],
         headers: this.headerList ?? [],
         random: this.endpoint.random,
+        ...(deflate === undefined
+          ? {}
+          : {
+              extensions: deflate.offer(),
+              negotiateExtensions: (answer: string) => {
+                const accepted = deflate.accept(answer);
+                if (accepted instanceof WsppError) return accepted;
+                this.deflateAgreement = accepted.agreement;
+                return accepted.codec;
+              },
+            }),
       });
     } catch (err) {
       this.failEarly(new WsppError('websocket.con_creation_failed', (err as Error).message, { cause: err }));
@@ -441,13 +457,13 @@ export class ConnectionImpl implements ServerProcessorHost, LinkEvents {
 
   // --- user actions ----------------------------------------------------------
 
-  trySend(payload: Uint8Array | string, opcode?: DataOpcode): WsppError | undefined {
+  trySend(payload: Uint8Array | string, opcode?: DataOpcode, options?: { compress?: boolean }): WsppError | undefined {
     const processor = this.processor;
     if (processor === undefined) return new WsppError('websocket.invalid_state', 'the connection is not open');
     // A lent payload may be queued by the socket after its pooled buffer went back: copy it.
     const pool = this.endpoint.pool;
     const bytes = pool !== undefined && typeof payload !== 'string' && pool.owns(payload) ? Buffer.from(payload) : payload;
-    return processor.send(opcode ?? (typeof payload === 'string' ? Opcode.Text : Opcode.Binary), bytes);
+    return processor.send(opcode ?? (typeof payload === 'string' ? Opcode.Text : Opcode.Binary), bytes, options?.compress);
   }
 
   trySendPrepared(message: PreparedMessage): WsppError | undefined {
@@ -516,8 +532,8 @@ export class ConnectionImpl implements ServerProcessorHost, LinkEvents {
   }
 
   // Throwing forms (WebSocket++'s exception overloads).
-  send(payload: Uint8Array | string, opcode?: DataOpcode): void {
-    orThrow(this.trySend(payload, opcode));
+  send(payload: Uint8Array | string, opcode?: DataOpcode, options?: { compress?: boolean }): void {
+    orThrow(this.trySend(payload, opcode, options));
   }
 
   sendPrepared(message: PreparedMessage): void {
@@ -662,6 +678,11 @@ export class ConnectionImpl implements ServerProcessorHost, LinkEvents {
     return this.processor?.extensions ?? '';
   }
 
+  /** The negotiated extensions, typed (with permessage-deflate enabled in the config). */
+  get extensions(): { permessageDeflate: DeflateAgreement | undefined } {
+    return { permessageDeflate: this.deflateAgreement };
+  }
+
   getLocalCloseCode(): number {
     return this.processor?.localCloseCode ?? 1006;
   }
@@ -761,13 +782,31 @@ export class ConnectionImpl implements ServerProcessorHost, LinkEvents {
 
   private acceptUpgrade(): void {
     const server = this.processor as ServerProcessor;
+    let extensions: { response: string; codec: MessageCodec } | undefined;
+    const deflate = this.endpoint.deflate;
+    if (deflate !== undefined) {
+      const choice = deflate.choose(server.request?.extensions ?? '');
+      if (choice instanceof WsppError) {
+        this.status = choice.status;
+        server.reject(choice.status, { body: choice.message });
+        return;
+      }
+      if (choice !== undefined) {
+        extensions = choice;
+        this.deflateAgreement = choice.agreement;
+      }
+    }
     this.status = 101;
     const err = server.accept({
       subprotocol: this.selectedSubprotocol,
       headers: this.headerList ?? [],
       server: this.endpoint.settings.userAgent,
+      ...(extensions === undefined ? {} : { extensions: extensions.response, codec: extensions.codec }),
     });
-    if (err !== undefined) server.reject(500, { body: err.message });
+    if (err !== undefined) {
+      extensions?.codec.close();
+      server.reject(500, { body: err.message });
+    }
   }
 
   /**

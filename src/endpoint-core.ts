@@ -13,6 +13,7 @@ import { ChannelLogger } from './policies/logging/logger.js';
 import { AccessChannel } from './policies/logging/channels.js';
 import type { RandomFill } from './policies/rng/types.js';
 import { BufferPool } from './policies/message-pool/pool.js';
+import { DeflateRuntime, type DeflateEnabledSpec } from './policies/extensions/deflate.js';
 import type { DataOpcode } from './protocol/constants.js';
 import { WsppError } from './protocol/errors.js';
 import { orThrow } from './or-throw.js';
@@ -25,6 +26,11 @@ export interface EndpointSettings {
   closeHandshakeTimeout: number;
   pongTimeout: number;
   userAgent: string;
+}
+
+/** Per-message send options (with permessage-deflate: `compress`). */
+export interface SendOptions {
+  compress?: boolean;
 }
 
 /** A message framed once for many connections: the broadcast fast path. */
@@ -42,6 +48,8 @@ export class EndpointCore {
   readonly elog: ChannelLogger;
   readonly random: RandomFill;
   readonly pool: BufferPool | undefined;
+  /** permessage-deflate, when the config enables it. */
+  readonly deflate: DeflateRuntime | undefined;
   /** Open connections, when the config asks for a registry. */
   protected readonly registry: Set<ConnectionImpl> | undefined;
   /** Connections not yet released: counted always (perpetual mode, stop). */
@@ -63,6 +71,8 @@ export class EndpointCore {
     this.random = config.rng.create();
     this.pool = config.messagePool.kind === 'pool' ? new BufferPool(config.messagePool.size, config.messagePool.buffers) : undefined;
     this.registry = config.registry ? new Set() : undefined;
+    const pmd = config.extensions.permessageDeflate;
+    this.deflate = pmd.kind === 'enabled' ? new DeflateRuntime(pmd as DeflateEnabledSpec) : undefined;
   }
 
   // --- handlers ---------------------------------------------------------------
@@ -127,15 +137,15 @@ export class EndpointCore {
 
   // --- operations by handle ----------------------------------------------------
 
-  trySend(hdl: ConnectionHdl, payload: Uint8Array | string | Prepared, opcode?: DataOpcode): WsppError | undefined {
+  trySend(hdl: ConnectionHdl, payload: Uint8Array | string | Prepared, opcode?: DataOpcode, options?: SendOptions): WsppError | undefined {
     const con = this.tryGetConFromHdl(hdl);
     if (con instanceof WsppError) return con;
     if (typeof payload === 'object' && 'framed' in payload) return con.trySendPrepared(payload);
-    return con.trySend(payload, opcode);
+    return con.trySend(payload, opcode, options);
   }
 
-  send(hdl: ConnectionHdl, payload: Uint8Array | string | Prepared, opcode?: DataOpcode): void {
-    orThrow(this.trySend(hdl, payload, opcode));
+  send(hdl: ConnectionHdl, payload: Uint8Array | string | Prepared, opcode?: DataOpcode, options?: SendOptions): void {
+    orThrow(this.trySend(hdl, payload, opcode, options));
   }
 
   /** Frame a message once; send it to many connections with send(hdl, prepared). */

@@ -19,7 +19,7 @@ export type { LoggerSpec, AccessSpec, ErrorSpec, LogSink } from './policies/logg
 export * as log from './policies/logging/index.js';
 export { alloc, pool, BufferPool, type MessagePoolSpec, type PoolOptions } from './policies/message-pool/index.js';
 export { rng, type RngSpec, type RandomFill } from './policies/rng/index.js';
-export { disabled as deflateDisabled, type DeflateSpec } from './policies/extensions/index.js';
+export { disabled as deflateDisabled, deflate, type DeflateSpec, type DeflateOptions, type DeflateEnabledSpec } from './policies/extensions/index.js';
 import { tcp } from './transports/tcp/spec.js';
 import { tls } from './transports/tls/spec.js';
 import { iostream } from './transports/iostream/spec.js';

@@ -9,6 +9,8 @@ import {
   Server,
   WsppError,
   concurrency,
+  deflate,
+  type DeflateAgreement,
   config,
   extend,
   logging,
@@ -293,7 +295,7 @@ client.setMessageHandler((_hdl, msg) => {
 // --- Extensions: permessage-deflate is not implemented yet (only `disabled`), so with the
 // stock configs `send` takes no per-message options and connections have no `extensions`.
 // The enabled side (`send(hdl, payload, opcode, { compress })`, a typed `con.extensions`)
-// arrives with issue 5.
+// is pinned at the end of this file.
 expectType<void>(server.send(hdl, 'text'));
 expectType<void>(server.send(hdl, new Uint8Array(4), 2));
 expectError(server.send(hdl, 'text', 1, { compress: true }));
@@ -396,3 +398,25 @@ expectNotAssignable<ConnectionHdl>({ id: 1, ref: new WeakRef({}), owner: {}, toS
 expectError(server.send(1, 'text'));
 expectError(server.send({ id: 1 }, 'text'));
 expectError(server.getConFromHdl(1));
+
+// --- Extensions enabled (issue 5): send gains `compress`, connections get typed `extensions`.
+{
+  const deflated = new Server(extend(config.tcp, { extensions: { permessageDeflate: deflate({ threshold: 512 }) } }));
+  deflated.setMessageHandler((hdl, msg, con) => {
+    deflated.send(hdl, msg.payload, msg.opcode, { compress: false });
+    expectType<WsppError | undefined>(deflated.trySend(hdl, 'x', 1, { compress: true }));
+    con.send('x', 1, { compress: true });
+    expectType<DeflateAgreement | undefined>(con.extensions.permessageDeflate);
+    expectError(deflated.send(hdl, 'x', 1, { compress: 'yes' }));
+  });
+  const deflatedClient = new Client(extend(config.tcpClient, { extensions: { permessageDeflate: deflate() } }));
+  deflatedClient.setOpenHandler((hdl, con) => {
+    deflatedClient.send(hdl, 'x', 1, { compress: true });
+    expectType<DeflateAgreement | undefined>(con.extensions.permessageDeflate);
+  });
+  const plain = new Server(config.tcp);
+  plain.setOpenHandler((hdl, con) => {
+    expectError(plain.send(hdl, 'x', 1, { compress: true }));
+    expectError(con.extensions);
+  });
+}

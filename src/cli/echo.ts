@@ -8,20 +8,28 @@ import { createInterface } from 'node:readline';
 import { config, extend } from '../config/index.js';
 import { Server } from '../roles/server.js';
 import { logging } from '../policies/logging/index.js';
+import { deflate } from '../policies/extensions/deflate.js';
+import { disabled } from '../policies/extensions/disabled.js';
 import { intFlag, parseArgs, stringFlag } from './args.js';
 
 export async function runEcho(argv: readonly string[]): Promise<number> {
-  const args = parseArgs(argv, ['verbose']);
+  const args = parseArgs(argv, ['verbose', 'deflate']);
   const port = intFlag(args, 'port', 9002);
   const host = stringFlag(args, 'host') ?? '127.0.0.1';
   const cert = stringFlag(args, 'tls-cert');
   const key = stringFlag(args, 'tls-key');
   const verbose = args.flags.get('verbose') === true;
+  const compress = args.flags.get('deflate') === true;
   if ((cert === undefined) !== (key === undefined)) throw new Error('--tls-cert and --tls-key go together');
 
   const quiet = { access: logging.stub(), error: logging.stream(process.stderr, ['warn', 'rerror', 'fatal']) };
   const loud = { access: logging.stream(process.stderr, ['access_core']), error: logging.stream(process.stderr, ['all']) };
-  const common = { logging: verbose ? loud : quiet, registry: true, keepAlive: false } as const;
+  const common = {
+    logging: verbose ? loud : quiet,
+    registry: true,
+    keepAlive: false,
+    extensions: { permessageDeflate: compress ? deflate() : disabled },
+  } as const;
 
   const onMessage = <S extends { send(h: never, p: Buffer, o: 1 | 2): void }>(server: S) => (hdl: unknown, msg: { payload: Buffer; opcode: 1 | 2 }) =>
     server.send(hdl as never, msg.payload, msg.opcode);

@@ -14,3 +14,5 @@ export * from './close.js';
 export * from './http.js';
 export * from './handshake.js';
 export * from './processor.js';
+export * from './extension.js';
+export * from './deflate-params.js';

@@ -15,7 +15,8 @@
 import { Opcode, type ControlOpcode, type DataOpcode } from './constants.js';
 import { buildClosePayload, parseClosePayload } from './close.js';
 import { WsppError } from './errors.js';
-import { headerSize, writeHeader } from './frame.js';
+import type { MessageCodec } from './extension.js';
+import { headerSize, RSV1, writeHeader } from './frame.js';
 import {
   buildClientRequest,
   buildErrorResponse,
@@ -30,6 +31,7 @@ import {
 import { HttpHeadParser, parseHead, type HttpHead, type HttpLimits } from './http.js';
 import { mask } from './mask.js';
 import { FrameParser } from './parser.js';
+import { isValidUtf8 } from './utf8.js';
 import { MessageReceiver, type Assemble, type ReceiverEvents, type ReceiverLimits } from './receiver.js';
 
 export type ProcessorState = 'connecting' | 'open' | 'closing' | 'closed' | 'failed';
@@ -83,11 +85,15 @@ export interface ClientProcessorOptions extends ProcessorOptions {
   headers?: [string, string][];
   /** Fills `length` random bytes at `offset`: masking keys and Sec-WebSocket-Key. */
   random: (target: Uint8Array, offset: number, length: number) => void;
+  /** The server accepted our `extensions` offer with this answer: the codec, or why it is unacceptable. */
+  negotiateExtensions?: (answer: string) => MessageCodec | WsppError;
 }
 
 export interface AcceptOptions {
   subprotocol?: string;
+  /** The Sec-WebSocket-Extensions answer, with the codec that implements it. */
   extensions?: string;
+  codec?: MessageCodec;
   headers?: [string, string][];
   server?: string;
 }
@@ -132,6 +138,16 @@ abstract class Processor implements ReceiverEvents {
   private sendingFragmented = 0;
   /** The user asked to pause reading (the parser is also paused internally while connecting). */
   private userPaused = false;
+  /** The negotiated per-message extension (permessage-deflate), if any. */
+  protected codec: MessageCodec | undefined;
+  /** A compressed message is being decoded: reading waits for it. */
+  private decoding = false;
+  /**
+   * Output waiting behind a message being encoded, in send order; undefined when nothing
+   * waits (the common case: frames go straight to the host).
+   */
+  private outQueue: OutItem[] | undefined;
+  private endWhenDrained = false;
 
   protected constructor(
     protected readonly host: ProcessorHost,
@@ -145,6 +161,12 @@ abstract class Processor implements ReceiverEvents {
     this.parser = new FrameParser(this.receiver, { role });
     // Frames that arrive with the handshake wait until the session is open.
     this.parser.pause();
+  }
+
+  /** Use a negotiated per-message extension: RSV1 becomes legal on first data frames. */
+  protected useCodec(codec: MessageCodec): void {
+    this.codec = codec;
+    this.parser.allowedRsv = RSV1;
   }
 
   /** Masking key for the next frame (clients), or undefined (servers). */
@@ -200,6 +222,7 @@ abstract class Processor implements ReceiverEvents {
   resumeReading(): void {
     this.userPaused = false;
     if (this.state !== 'open' && this.state !== 'closing') return;
+    if (this.decoding) return; // the decode's completion resumes
     const err = this.parser.resume();
     if (err !== undefined) this.protocolError(err);
   }
@@ -218,12 +241,62 @@ abstract class Processor implements ReceiverEvents {
     this.receiver.limits = { ...this.receiver.limits, ...limits };
   }
 
-  /** Send a whole message. */
-  send(opcode: DataOpcode, payload: Uint8Array | string): WsppError | undefined {
+  /**
+   * Send a whole message. With a negotiated extension, `compress` chooses per message
+   * (default: the extension's threshold decides).
+   */
+  send(opcode: DataOpcode, payload: Uint8Array | string, compress?: boolean): WsppError | undefined {
     if (this.state !== 'open') return new WsppError('websocket.invalid_state', `cannot send while ${this.state}`);
     if (this.sendingFragmented !== 0) return new WsppError('websocket.invalid_state', 'a fragmented message is being sent');
+    const codec = this.codec;
+    if (codec !== undefined && compress !== false) {
+      const bytes = typeof payload === 'string' ? Buffer.from(payload) : payload;
+      if (compress === true || codec.shouldCompress(bytes.length)) {
+        this.sendCompressed(codec, opcode, bytes);
+        return undefined;
+      }
+    }
     this.writeFrame(true, opcode, payload);
     return undefined;
+  }
+
+  /** Encode, then frame with RSV1; frames sent meanwhile queue behind it. */
+  private sendCompressed(codec: MessageCodec, opcode: DataOpcode, payload: Uint8Array): void {
+    const item: OutItem = { bytes: undefined };
+    (this.outQueue ??= []).push(item);
+    codec.compress(payload, (err, out) => {
+      if (err !== undefined || out === undefined) {
+        item.bytes = [];
+        this.drainOut();
+        this.protocolError(err ?? new WsppError('extension.zlib_error'));
+        return;
+      }
+      item.bytes = this.frame(true, RSV1, opcode, out);
+      this.drainOut();
+    });
+  }
+
+  /** Hand queued output to the host up to the first item still being encoded. */
+  private drainOut(): void {
+    const queue = this.outQueue;
+    if (queue === undefined) return;
+    while (queue.length > 0) {
+      const bytes = queue[0]!.bytes;
+      if (bytes === undefined) return;
+      queue.shift();
+      for (const b of bytes) this.host.write(b);
+    }
+    this.outQueue = undefined;
+    if (this.endWhenDrained) {
+      this.endWhenDrained = false;
+      this.host.end();
+    }
+  }
+
+  /** End the transport once queued output is out. */
+  private endTransport(): void {
+    if (this.outQueue !== undefined) this.endWhenDrained = true;
+    else this.host.end();
   }
 
   /**
@@ -308,6 +381,32 @@ abstract class Processor implements ReceiverEvents {
     return undefined;
   }
 
+  onCompressedMessage(opcode: DataOpcode, payload: Uint8Array): WsppError | undefined {
+    const codec = this.codec;
+    if (codec === undefined) return new WsppError('processor.invalid_rsv_bit');
+    // Messages are delivered in order: nothing more is parsed until this one is decoded.
+    this.decoding = true;
+    this.parser.pause();
+    codec.decompress(payload, this.receiver.limits.maxMessageSize, (err, out) => {
+      this.decoding = false;
+      if (this.state !== 'open' && this.state !== 'closing') return;
+      if (err !== undefined || out === undefined) {
+        this.protocolError(err ?? new WsppError('extension.zlib_error'));
+        return;
+      }
+      if (opcode === Opcode.Text && !isValidUtf8(out)) {
+        this.protocolError(new WsppError('processor.invalid_utf8'));
+        return;
+      }
+      this.host.onMessage(opcode, out);
+      if (!this.userPaused && (this.state === 'open' || this.state === 'closing')) {
+        const next = this.parser.resume();
+        if (next !== undefined) this.protocolError(next);
+      }
+    });
+    return undefined;
+  }
+
   onControl(opcode: ControlOpcode, payload: Uint8Array): WsppError | undefined {
     if (opcode === Opcode.Ping) {
       if (this.host.onPing(payload) !== false && this.state === 'open') this.writeFrame(true, Opcode.Pong, payload);
@@ -337,6 +436,7 @@ abstract class Processor implements ReceiverEvents {
     this.state = 'failed';
     this.error = error;
     this.parser.fail();
+    this.codec?.close();
     this.host.end();
     this.host.onFail(error);
   }
@@ -386,7 +486,8 @@ abstract class Processor implements ReceiverEvents {
     if (this.state === 'closed' || this.state === 'failed') return;
     this.state = 'closed';
     this.parser.fail();
-    this.host.end();
+    this.codec?.close();
+    this.endTransport();
     this.host.onClose();
   }
 
@@ -399,6 +500,11 @@ abstract class Processor implements ReceiverEvents {
   }
 
   private writeFrame(fin: boolean, opcode: number, payload: Uint8Array | string): void {
+    const queue = this.outQueue;
+    if (queue !== undefined) {
+      queue.push({ bytes: this.frame(fin, 0, opcode, payload) });
+      return;
+    }
     const key = this.nextMaskKey();
     const isString = typeof payload === 'string';
     const length = isString ? Buffer.byteLength(payload) : payload.length;
@@ -411,9 +517,34 @@ abstract class Processor implements ReceiverEvents {
       this.host.write(payload);
       return;
     }
+    this.host.write(this.frameInto(fin, 0, opcode, payload, length, size, key));
+  }
+
+  /** A frame as buffers to write (header and payload, or one buffer). */
+  private frame(fin: boolean, rsv: number, opcode: number, payload: Uint8Array | string): Uint8Array[] {
+    const key = this.nextMaskKey();
+    const length = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+    const size = headerSize(length, key !== undefined);
+    if (key === undefined && typeof payload !== 'string' && length > this.copyThreshold) {
+      const header = Buffer.allocUnsafe(size);
+      writeHeader(header, 0, fin, rsv, opcode, length);
+      return [header, payload];
+    }
+    return [this.frameInto(fin, rsv, opcode, payload, length, size, key)];
+  }
+
+  private frameInto(
+    fin: boolean,
+    rsv: number,
+    opcode: number,
+    payload: Uint8Array | string,
+    length: number,
+    size: number,
+    key: Uint8Array | undefined,
+  ): Uint8Array {
     const out = Buffer.allocUnsafe(size + length);
-    writeHeader(out, 0, fin, 0, opcode, length, key);
-    if (isString) {
+    writeHeader(out, 0, fin, rsv, opcode, length, key);
+    if (typeof payload === 'string') {
       out.write(payload, size, 'utf8');
       if (key !== undefined) mask(out.subarray(size), key, out, size, length);
     } else if (key !== undefined) {
@@ -421,8 +552,13 @@ abstract class Processor implements ReceiverEvents {
     } else {
       out.set(payload, size);
     }
-    this.host.write(out);
+    return out;
   }
+}
+
+interface OutItem {
+  /** The frame's buffers once ready; undefined while its message is being encoded. */
+  bytes: Uint8Array[] | undefined;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -527,7 +663,16 @@ export class ServerProcessor extends Processor {
     this.decided = true;
     this.subprotocol = options.subprotocol ?? '';
     this.extensions = options.extensions ?? '';
-    this.host.write(buildServerResponse({ key: request.key, ...options }));
+    this.host.write(
+      buildServerResponse({
+        key: request.key,
+        ...(options.subprotocol === undefined ? {} : { subprotocol: options.subprotocol }),
+        ...(options.extensions === undefined ? {} : { extensions: options.extensions }),
+        ...(options.headers === undefined ? {} : { headers: options.headers }),
+        ...(options.server === undefined ? {} : { server: options.server }),
+      }),
+    );
+    if (options.codec !== undefined) this.useCodec(options.codec);
     this.open();
     return undefined;
   }
@@ -574,6 +719,7 @@ export class ClientProcessor extends Processor {
   private readonly maskKey = new Uint8Array(4);
   private readonly offered: string[];
   private readonly offeredExtensions: boolean;
+  private readonly negotiate: ClientProcessorOptions['negotiateExtensions'];
 
   /** Throws TypeError for options that cannot make a request (bad host, resource, header). */
   constructor(host: ProcessorHost, options: ClientProcessorOptions) {
@@ -587,6 +733,7 @@ export class ClientProcessor extends Processor {
     });
     this.offered = options.subprotocols ?? [];
     this.offeredExtensions = (options.extensions ?? '') !== '';
+    this.negotiate = options.negotiateExtensions;
     this.requestBytes = buildClientRequest({
       host: options.host,
       ...(options.port === undefined ? {} : { port: options.port }),
@@ -631,6 +778,14 @@ export class ClientProcessor extends Processor {
     }
     this.subprotocol = checked.subprotocol;
     this.extensions = checked.extensions;
+    if (checked.extensions !== '') {
+      const codec = this.negotiate?.(checked.extensions) ?? new WsppError('processor.unrequested_extension');
+      if (codec instanceof WsppError) {
+        this.fail(codec);
+        return;
+      }
+      this.useCodec(codec);
+    }
     if (result.rest.length > 0) this.parser.push(result.rest);
     this.open();
   }

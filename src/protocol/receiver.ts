@@ -11,6 +11,8 @@ import { Utf8Validator } from './utf8.js';
 
 export interface ReceiverEvents {
   onMessage(opcode: DataOpcode, payload: Uint8Array): WsppError | undefined;
+  /** A whole message whose first frame had RSV1 (compressed by a negotiated extension). */
+  onCompressedMessage(opcode: DataOpcode, payload: Uint8Array): WsppError | undefined;
   /** A whole control frame; the payload is a fresh copy the handler may keep. */
   onControl(opcode: ControlOpcode, payload: Uint8Array): WsppError | undefined;
 }
@@ -45,6 +47,8 @@ export class MessageReceiver implements FrameHandler {
   private frameFin = false;
   // Current message (opcode 0 = none in progress).
   private messageOpcode = 0;
+  /** The message being received had RSV1 on its first frame. */
+  private compressed = false;
   private size = 0;
   private fragments = 0;
   private first: Uint8Array | undefined;
@@ -71,18 +75,23 @@ export class MessageReceiver implements FrameHandler {
     return this.messageOpcode !== 0;
   }
 
-  onFrameHeader(fin: boolean, _rsv: number, opcode: number, length: number): WsppError | undefined {
+  onFrameHeader(fin: boolean, rsv: number, opcode: number, length: number): WsppError | undefined {
     this.frameOpcode = opcode;
     this.frameFin = fin;
+    // The parser only lets RSV bits through that an extension negotiated; RFC 7692 puts
+    // RSV1 on the first frame of a compressed message only.
     if (opcode >= 0x8) {
+      if (rsv !== 0) return new WsppError('processor.invalid_rsv_bit', 'RSV bit on a control frame');
       this.controlLen = 0;
       return undefined;
     }
     if (opcode === Opcode.Continuation) {
       if (this.messageOpcode === 0) return new WsppError('processor.invalid_continuation', 'continuation frame without a message to continue');
+      if (rsv !== 0) return new WsppError('processor.invalid_rsv_bit', 'RSV bit on a continuation frame');
     } else {
       if (this.messageOpcode !== 0) return new WsppError('processor.invalid_continuation', 'new data frame before the fragmented message ended');
       this.messageOpcode = opcode;
+      this.compressed = rsv !== 0;
       this.size = 0;
       this.fragments = 0;
     }
@@ -101,7 +110,7 @@ export class MessageReceiver implements FrameHandler {
       this.controlLen += data.length;
       return undefined;
     }
-    if (this.messageOpcode === Opcode.Text && !(this.utf8 ??= new Utf8Validator()).update(data)) {
+    if (this.messageOpcode === Opcode.Text && !this.compressed && !(this.utf8 ??= new Utf8Validator()).update(data)) {
       return new WsppError('processor.invalid_utf8');
     }
     // Most messages are one piece: keep it aside and touch the array only for more.
@@ -118,7 +127,7 @@ export class MessageReceiver implements FrameHandler {
     if (!this.frameFin) return undefined;
     const opcode = this.messageOpcode as DataOpcode;
     this.messageOpcode = 0;
-    if (opcode === Opcode.Text && !(this.utf8 ??= new Utf8Validator()).finish()) {
+    if (opcode === Opcode.Text && !this.compressed && !(this.utf8 ??= new Utf8Validator()).finish()) {
       this.utf8.reset();
       return new WsppError('processor.invalid_utf8', 'truncated UTF-8 sequence at the end of the message');
     }
@@ -134,6 +143,6 @@ export class MessageReceiver implements FrameHandler {
       this.pieces.length = 0;
     }
     this.first = undefined;
-    return this.handler.onMessage(opcode, payload);
+    return this.compressed ? this.handler.onCompressedMessage(opcode, payload) : this.handler.onMessage(opcode, payload);
   }
 }

@@ -9,6 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import type {
   Config,
   ConnectionData,
+  DeflateEnabled,
   HasRegistry,
   IsPooled,
   IsSerialized,
@@ -23,6 +24,7 @@ import type { DataOpcode } from '../protocol/constants.js';
 import type { WsppError } from '../protocol/errors.js';
 import type { HttpHeaders } from '../protocol/http.js';
 import type { PreparedMessage } from '../protocol/processor.js';
+import type { DeflateAgreement } from '../protocol/deflate-params.js';
 import type { OutputSink } from '../transports/iostream/link.js';
 import type { ListenAddress, ListenOptions } from './server-impl.js';
 
@@ -48,6 +50,18 @@ export type SyncUnlessSerialized<C extends Config, F extends (...args: never[]) 
 /** Per-kind static log channels of a config. */
 export type AccessChannelsOf<C extends Config> = ChannelSelection<StaticChannels<C['logging']['access'], 'access'>, 'access'>;
 export type ErrorChannelsOf<C extends Config> = ChannelSelection<StaticChannels<C['logging']['error'], 'error'>, 'error'>;
+
+/** Per-message send options: `compress` exists only with permessage-deflate enabled. */
+export type SendOptionsOf<C extends Config> = DeflateEnabled<C> extends true ? { compress?: boolean } : never;
+
+/** The optional trailing options argument of send: present only when there are options to give. */
+export type SendOptionArgs<C extends Config> = DeflateEnabled<C> extends true ? [options?: SendOptionsOf<C>] : [];
+
+/** What a connection's negotiated extensions look like, with permessage-deflate enabled. */
+export interface NegotiatedExtensions {
+  /** The parameters in force, or undefined when the peer did not agree to compression. */
+  readonly permessageDeflate: DeflateAgreement | undefined;
+}
 
 /** The URIs a client of this transport opens. */
 export type UriOf<C extends Config> = TransportKindOf<C> extends 'tcp'
@@ -83,8 +97,8 @@ interface ConnectionCore<C extends Config, R extends Role> {
   getRemoteCloseCode(): number;
   getRemoteCloseReason(): string;
 
-  send(payload: Uint8Array | string, opcode?: DataOpcode): void;
-  trySend(payload: Uint8Array | string, opcode?: DataOpcode): WsppError | undefined;
+  send(payload: Uint8Array | string, opcode?: DataOpcode, ...options: SendOptionArgs<C>): void;
+  trySend(payload: Uint8Array | string, opcode?: DataOpcode, ...options: SendOptionArgs<C>): WsppError | undefined;
   sendPrepared(message: PreparedMessage): void;
   trySendPrepared(message: PreparedMessage): WsppError | undefined;
   close(code?: number, reason?: string): void;
@@ -141,7 +155,13 @@ interface IostreamMembers {
 
 type ConnectionHandlerSetters<C extends Config, R extends Role> = HandlerSetters<C, R>;
 
+interface DeflateMembers {
+  /** The negotiated extensions (permessage-deflate enabled in the config). */
+  readonly extensions: NegotiatedExtensions;
+}
+
 export type Connection<C extends Config, R extends Role = Role> = ConnectionCore<C, R> &
+  (DeflateEnabled<C> extends true ? DeflateMembers : unknown) &
   (R extends 'server' ? ServerConnectionMembers : ClientConnectionMembers) &
   (TransportKindOf<C> extends 'iostream' ? IostreamMembers : unknown) &
   ConnectionHandlerSetters<C, R>;
@@ -209,8 +229,8 @@ interface EndpointMembers<C extends Config, R extends Role> {
   getConFromHdl(hdl: ConnectionHdl): Connection<C, R>;
   tryGetConFromHdl(hdl: ConnectionHdl): Connection<C, R> | WsppError;
 
-  send(hdl: ConnectionHdl, payload: Uint8Array | string | PreparedMessage, opcode?: DataOpcode): void;
-  trySend(hdl: ConnectionHdl, payload: Uint8Array | string | PreparedMessage, opcode?: DataOpcode): WsppError | undefined;
+  send(hdl: ConnectionHdl, payload: Uint8Array | string | PreparedMessage, opcode?: DataOpcode, ...options: SendOptionArgs<C>): void;
+  trySend(hdl: ConnectionHdl, payload: Uint8Array | string | PreparedMessage, opcode?: DataOpcode, ...options: SendOptionArgs<C>): WsppError | undefined;
   /** Frame a message once; send it to many connections without copying. */
   prepare(payload: Uint8Array | string, opcode?: DataOpcode): PreparedMessage;
   close(hdl: ConnectionHdl, code?: number, reason?: string): void;

@@ -1,0 +1,290 @@
+/**
+ * permessage-deflate (RFC 7692) enabled: the policy a config names with
+ * `extensions: { permessageDeflate: deflate({...}) }`.
+ *
+ * - Negotiation is the protocol layer's (protocol/deflate-params.ts); this file makes
+ *   the codec a negotiated connection uses.
+ * - zlib contexts are made on first use and released when the connection ends; with
+ *   no_context_takeover they are released after every message, so idle connections
+ *   hold none.
+ * - Inflating stops as soon as the output passes the size limit (a decompression bomb
+ *   costs at most maxMessageSize bytes of memory and closes with 1009).
+ * - zlib jobs of one endpoint run through one queue with a concurrency limit, so
+ *   thousands of connections compressing at once cannot exhaust memory.
+ */
+import * as zlib from 'node:zlib';
+import {
+  acceptDeflateResponse,
+  buildDeflateOffer,
+  chooseDeflateOffer,
+  DEFAULT_DEFLATE_NEGOTIATION,
+  type DeflateAgreement,
+  type DeflateNegotiation,
+} from '../../protocol/deflate-params.js';
+import { WsppError } from '../../protocol/errors.js';
+import type { CodecCallback, MessageCodec } from '../../protocol/extension.js';
+import type { DeflateSpec } from './types.js';
+
+export interface DeflateOptions extends Partial<DeflateNegotiation> {
+  /** zlib compression level 0-9 (default: zlib's, 6). */
+  level?: number;
+  /** zlib memLevel 1-9 (default 8): memory per compression context. */
+  memLevel?: number;
+  /** Messages smaller than this many bytes are sent uncompressed (default 1024). */
+  threshold?: number;
+  /** zlib jobs of one endpoint running at once (default 10). */
+  concurrency?: number;
+}
+
+export interface DeflateEnabledSpec extends DeflateSpec<'enabled'> {
+  readonly negotiation: Readonly<DeflateNegotiation>;
+  readonly level: number;
+  readonly memLevel: number;
+  readonly threshold: number;
+  readonly concurrency: number;
+}
+
+function checkBits(name: string, value: number): void {
+  if (!Number.isInteger(value) || value < 8 || value > 15) throw new RangeError(`deflate: ${name} must be an integer in 8..15`);
+}
+
+/** permessage-deflate enabled with these choices. */
+export function deflate(options: DeflateOptions = {}): DeflateEnabledSpec {
+  const negotiation: DeflateNegotiation = {
+    serverNoContextTakeover: options.serverNoContextTakeover ?? DEFAULT_DEFLATE_NEGOTIATION.serverNoContextTakeover,
+    clientNoContextTakeover: options.clientNoContextTakeover ?? DEFAULT_DEFLATE_NEGOTIATION.clientNoContextTakeover,
+    serverMaxWindowBits: options.serverMaxWindowBits ?? DEFAULT_DEFLATE_NEGOTIATION.serverMaxWindowBits,
+    clientMaxWindowBits: options.clientMaxWindowBits ?? DEFAULT_DEFLATE_NEGOTIATION.clientMaxWindowBits,
+    allowDisablingContextTakeover: options.allowDisablingContextTakeover ?? DEFAULT_DEFLATE_NEGOTIATION.allowDisablingContextTakeover,
+    minimumOutgoingWindowBits: options.minimumOutgoingWindowBits ?? DEFAULT_DEFLATE_NEGOTIATION.minimumOutgoingWindowBits,
+  };
+  checkBits('serverMaxWindowBits', negotiation.serverMaxWindowBits);
+  checkBits('clientMaxWindowBits', negotiation.clientMaxWindowBits);
+  checkBits('minimumOutgoingWindowBits', negotiation.minimumOutgoingWindowBits);
+  if (negotiation.minimumOutgoingWindowBits < 9) throw new RangeError('deflate: zlib cannot compress with an 8-bit window: minimumOutgoingWindowBits >= 9');
+  const level = options.level ?? zlib.constants.Z_DEFAULT_COMPRESSION;
+  const memLevel = options.memLevel ?? 8;
+  const threshold = options.threshold ?? 1024;
+  const concurrency = options.concurrency ?? 10;
+  if (!Number.isInteger(level) || level < -1 || level > 9) throw new RangeError('deflate: level must be -1..9');
+  if (!Number.isInteger(memLevel) || memLevel < 1 || memLevel > 9) throw new RangeError('deflate: memLevel must be 1..9');
+  if (!(threshold >= 0)) throw new RangeError('deflate: threshold must be >= 0');
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError('deflate: concurrency must be a positive integer');
+  return Object.freeze({ kind: 'enabled', negotiation: Object.freeze(negotiation), level, memLevel, threshold, concurrency });
+}
+
+/** Runs at most `limit` jobs at once; the others wait in order. */
+export class Limiter {
+  private running = 0;
+  private readonly waiting: ((release: () => void) => void)[] = [];
+
+  constructor(readonly limit: number) {}
+
+  run(job: (release: () => void) => void): void {
+    if (this.running < this.limit) {
+      this.running++;
+      job(this.release);
+    } else {
+      this.waiting.push(job);
+    }
+  }
+
+  get queued(): number {
+    return this.waiting.length;
+  }
+
+  get active(): number {
+    return this.running;
+  }
+
+  private readonly release = (): void => {
+    const next = this.waiting.shift();
+    if (next === undefined) this.running--;
+    else process.nextTick(next, this.release);
+  };
+}
+
+const TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+
+/** One connection's compression state. */
+class DeflateCodec implements MessageCodec {
+  private inflater: zlib.InflateRaw | undefined;
+  private deflater: zlib.DeflateRaw | undefined;
+  private closed = false;
+  /** Jobs whose zlib callback has not come yet: close() ends them, so no queue slot leaks. */
+  private readonly inflight = new Set<(err: WsppError) => void>();
+  private compressing = false;
+  private compressQueue: [Uint8Array, CodecCallback][] | undefined;
+
+  constructor(
+    private readonly spec: DeflateEnabledSpec,
+    private readonly limiter: Limiter,
+    /** Window of the peer's compressor (what we inflate) and whether it resets per message. */
+    private readonly inflateBits: number,
+    private readonly inflateReset: boolean,
+    /** Our compressor's window and whether we reset per message. */
+    private readonly deflateBits: number,
+    private readonly deflateReset: boolean,
+  ) {}
+
+  shouldCompress(length: number): boolean {
+    return length >= this.spec.threshold;
+  }
+
+  decompress(data: Uint8Array, maxSize: number, done: CodecCallback): void {
+    this.limiter.run((release) => {
+      if (this.closed) {
+        release();
+        done(new WsppError('extension.uninitialized', 'the connection has ended'));
+        return;
+      }
+      // zlib inflates any window up to its own: 9 bits also reads 8-bit streams.
+      const inflater = (this.inflater ??= zlib.createInflateRaw({ windowBits: Math.max(9, this.inflateBits) }));
+      const chunks: Buffer[] = [];
+      let total = 0;
+      let finished = false;
+      const finish = (err: WsppError | undefined): void => {
+        if (finished) return;
+        finished = true;
+        this.inflight.delete(finish);
+        inflater.removeListener('data', onData);
+        inflater.removeListener('error', onError);
+        if (err !== undefined || this.inflateReset) {
+          // A failed or per-message context is dropped: its memory goes now.
+          inflater.close();
+          if (this.inflater === inflater) this.inflater = undefined;
+        }
+        release();
+        if (err !== undefined) done(err);
+        else done(undefined, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total));
+      };
+      const onData = (chunk: Buffer): void => {
+        total += chunk.length;
+        if (total > maxSize) {
+          finish(new WsppError('extension.inflate_too_big', `more than ${maxSize} bytes`));
+          return;
+        }
+        chunks.push(chunk);
+      };
+      const onError = (err: Error): void => finish(new WsppError('processor.invalid_payload', `inflate: ${err.message}`, { cause: err }));
+      this.inflight.add(finish);
+      inflater.on('data', onData);
+      inflater.on('error', onError);
+      inflater.write(data);
+      inflater.write(TRAILER);
+      inflater.flush(() => finish(undefined));
+    });
+  }
+
+  /**
+   * Messages of one connection share one deflate stream, so they are compressed one at a
+   * time, in order; the others wait here.
+   */
+  compress(data: Uint8Array, done: CodecCallback): void {
+    if (this.compressing) {
+      (this.compressQueue ??= []).push([data, done]);
+      return;
+    }
+    this.compressing = true;
+    this.compressNow(data, (err, out) => {
+      done(err, out);
+      this.compressing = false;
+      const next = this.compressQueue?.shift();
+      if (next !== undefined) this.compress(next[0], next[1]);
+    });
+  }
+
+  private compressNow(data: Uint8Array, done: CodecCallback): void {
+    this.limiter.run((release) => {
+      if (this.closed) {
+        release();
+        done(new WsppError('extension.uninitialized', 'the connection has ended'));
+        return;
+      }
+      const deflater = (this.deflater ??= zlib.createDeflateRaw({
+        windowBits: this.deflateBits,
+        level: this.spec.level,
+        memLevel: this.spec.memLevel,
+      }));
+      const chunks: Buffer[] = [];
+      let total = 0;
+      let finished = false;
+      const finish = (err: WsppError | undefined): void => {
+        if (finished) return;
+        finished = true;
+        this.inflight.delete(finish);
+        deflater.removeListener('data', onData);
+        deflater.removeListener('error', onError);
+        if (err !== undefined || this.deflateReset) {
+          deflater.close();
+          if (this.deflater === deflater) this.deflater = undefined;
+        }
+        release();
+        if (err !== undefined) {
+          done(err);
+          return;
+        }
+        let out = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
+        // A sync flush ends in 00 00 ff ff, which the wire format leaves out (RFC 7692 7.2.1).
+        const n = out.length;
+        if (n >= 4 && out[n - 4] === 0 && out[n - 3] === 0 && out[n - 2] === 0xff && out[n - 1] === 0xff) out = out.subarray(0, n - 4);
+        done(undefined, out);
+      };
+      const onData = (chunk: Buffer): void => {
+        chunks.push(chunk);
+        total += chunk.length;
+      };
+      const onError = (err: Error): void => finish(new WsppError('extension.zlib_error', err.message, { cause: err }));
+      this.inflight.add(finish);
+      deflater.on('data', onData);
+      deflater.on('error', onError);
+      deflater.write(data);
+      deflater.flush(zlib.constants.Z_SYNC_FLUSH, () => finish(undefined));
+    });
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const ended = new WsppError('extension.uninitialized', 'the connection has ended');
+    for (const finish of [...this.inflight]) finish(ended);
+    this.inflater?.close();
+    this.deflater?.close();
+    this.inflater = undefined;
+    this.deflater = undefined;
+  }
+}
+
+/** An endpoint's permessage-deflate: negotiation by role, codecs, and the shared zlib queue. */
+export class DeflateRuntime {
+  readonly limiter: Limiter;
+
+  constructor(readonly spec: DeflateEnabledSpec) {
+    this.limiter = new Limiter(spec.concurrency);
+  }
+
+  /** Client: the offer to send. */
+  offer(): string {
+    return buildDeflateOffer(this.spec.negotiation);
+  }
+
+  /** Client: the server's answer → the codec, or why the connection must fail. */
+  accept(answer: string): { codec: MessageCodec; agreement: DeflateAgreement } | WsppError {
+    const agreement = acceptDeflateResponse(answer, this.spec.negotiation);
+    if (agreement instanceof WsppError) return agreement;
+    return { agreement, codec: this.codec('client', agreement) };
+  }
+
+  /** Server: the offers in a request → the answer and codec, nothing (declined), or a parse error. */
+  choose(offers: string): { response: string; codec: MessageCodec; agreement: DeflateAgreement } | undefined | WsppError {
+    const choice = chooseDeflateOffer(offers, this.spec.negotiation);
+    if (choice === undefined || choice instanceof WsppError) return choice;
+    return { response: choice.response, agreement: choice.agreement, codec: this.codec('server', choice.agreement) };
+  }
+
+  private codec(role: 'server' | 'client', a: DeflateAgreement): MessageCodec {
+    return role === 'server'
+      ? new DeflateCodec(this.spec, this.limiter, a.clientMaxWindowBits, a.clientNoContextTakeover, a.serverMaxWindowBits, a.serverNoContextTakeover)
+      : new DeflateCodec(this.spec, this.limiter, a.serverMaxWindowBits, a.serverNoContextTakeover, a.clientMaxWindowBits, a.clientNoContextTakeover);
+  }
+}

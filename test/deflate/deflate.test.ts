@@ -1,0 +1,247 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import * as net from 'node:net';
+import * as zlib from 'node:zlib';
+import WebSocket, { WebSocketServer } from 'ws';
+import { Client, config, deflate, extend, logging, Server, type ConnectionHdl, type DeflateOptions } from '../../src/index.js';
+import { encodeFrame } from '../../src/protocol/frame.js';
+import { computeAccept } from '../../src/protocol/handshake.js';
+
+const quiet = { access: logging.stub(), error: logging.stub() };
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function serverConfig(options: DeflateOptions = {}, extra: { maxMessageSize?: number } = {}) {
+  return extend(config.tcp, { logging: quiet, keepAlive: false, registry: true, extensions: { permessageDeflate: deflate(options) }, ...extra });
+}
+
+async function echoServer(options: DeflateOptions = {}, extra: { maxMessageSize?: number } = {}) {
+  const server = new Server(serverConfig(options, extra));
+  server.setMessageHandler((hdl, msg) => server.send(hdl, msg.payload, msg.opcode));
+  const { port } = await server.listen(0, '127.0.0.1');
+  cleanups.push(() => server.stop());
+  return { server, port };
+}
+
+function wsClient(url: string, perMessageDeflate: WebSocket.ClientOptions['perMessageDeflate'] = true): Promise<WebSocket> {
+  const ws = new WebSocket(url, { perMessageDeflate, maxPayload: 64 << 20 });
+  cleanups.push(() => ws.terminate());
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => resolve(ws));
+    ws.once('error', reject);
+  });
+}
+
+function roundTrip(ws: WebSocket, data: Buffer | string, binary: boolean): Promise<Buffer> {
+  return new Promise((resolve) => {
+    ws.once('message', (d: Buffer) => resolve(d));
+    ws.send(data, { binary, compress: true });
+  });
+}
+
+const SIZES = [0, 1, 125, 126, 1023, 1024, 64 * 1024, 1 << 20, 16 << 20];
+const jsonLike = (n: number) => {
+  const unit = '{"id":12345,"name":"wspp","tags":["a","b"],"ok":true}';
+  return unit.repeat(Math.ceil(n / unit.length) + 1).slice(0, n);
+};
+
+describe('permessage-deflate: wspp server with a ws client', () => {
+  for (const [label, wsOpts] of [
+    ['context takeover', true],
+    ['no context takeover', { clientNoContextTakeover: true, serverNoContextTakeover: true }],
+  ] as const) {
+    it(`negotiates and echoes text and binary of 0 B to 16 MiB (${label})`, async () => {
+      const { port, server } = await echoServer();
+      const agreements: unknown[] = [];
+      server.setOpenHandler((_hdl, con) => agreements.push(con.extensions.permessageDeflate));
+      const ws = await wsClient(`ws://127.0.0.1:${port}/`, wsOpts);
+      expect(ws.extensions).toContain('permessage-deflate');
+      for (const size of SIZES) {
+        const text = jsonLike(size);
+        expect((await roundTrip(ws, text, false)).toString()).toBe(text);
+        const bin = Buffer.from(text);
+        expect((await roundTrip(ws, bin, true)).equals(bin)).toBe(true);
+      }
+      expect(agreements).toHaveLength(1);
+      if (wsOpts !== true) expect(agreements[0]).toMatchObject({ serverNoContextTakeover: true, clientNoContextTakeover: true });
+    });
+  }
+
+  it('sends small messages uncompressed below the threshold and honours per-message compress', async () => {
+    const server = new Server(serverConfig({ threshold: 100 }));
+    const { port } = await server.listen(0, '127.0.0.1');
+    cleanups.push(() => server.stop());
+    const opened = new Promise<ConnectionHdl>((r) => server.setOpenHandler((hdl) => r(hdl)));
+    // A raw client sees the RSV1 bit of each frame.
+    const socket = net.connect(port, '127.0.0.1');
+    cleanups.push(() => socket.destroy());
+    const key = 'dGhlIHNhbXBsZSBub25jZQ==';
+    socket.write(`GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n`);
+    let buf = Buffer.alloc(0);
+    socket.on('data', (d) => (buf = Buffer.concat([buf, d])));
+    const hdl = await opened;
+    await new Promise((r) => setTimeout(r, 50));
+    const head = buf.toString('latin1', 0, buf.indexOf('\r\n\r\n'));
+    expect(head).toContain(`Sec-WebSocket-Accept: ${computeAccept(key)}`);
+    expect(head).toContain('Sec-WebSocket-Extensions: permessage-deflate');
+    buf = buf.subarray(buf.indexOf('\r\n\r\n') + 4);
+    server.send(hdl, 'small'); // below threshold: plain
+    server.send(hdl, 'x'.repeat(500)); // above: compressed
+    server.send(hdl, 'x'.repeat(500), 1, { compress: false });
+    server.send(hdl, 'tiny', 1, { compress: true });
+    await new Promise((r) => setTimeout(r, 100));
+    const rsv1: boolean[] = [];
+    let at = 0;
+    while (at < buf.length) {
+      rsv1.push((buf[at]! & 0x40) !== 0);
+      const len7 = buf[at + 1]! & 0x7f;
+      const [hl, len] = len7 === 126 ? [4, buf.readUInt16BE(at + 2)] : [2, len7];
+      at += hl + len;
+    }
+    expect(rsv1).toEqual([false, true, false, true]);
+  });
+
+  it('a decompression bomb closes with 1009 after at most maxMessageSize bytes of output', async () => {
+    const { port, server } = await echoServer({}, { maxMessageSize: 1 << 20 });
+    const closed = new Promise<number>((r) => server.setCloseHandler((_h, con) => r(con.getLocalCloseCode())));
+    // 64 MiB of zeros compress to ~64 KiB: one frame.
+    const bomb = zlib.deflateRawSync(Buffer.alloc(64 << 20), { finishFlush: zlib.constants.Z_SYNC_FLUSH }).subarray(0, -4);
+    const socket = net.connect(port, '127.0.0.1');
+    cleanups.push(() => socket.destroy());
+    socket.write('GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n');
+    const rssBefore = process.memoryUsage.rss();
+    socket.write(encodeFrame(2, bomb, { rsv: 0x40, maskKey: Uint8Array.of(1, 2, 3, 4) }));
+    expect(await closed).toBe(1009);
+    expect(process.memoryUsage.rss() - rssBefore).toBeLessThan(48 << 20);
+  });
+
+  it('RSV1 on a continuation or control frame, or without negotiation, is a protocol error (1002)', async () => {
+    const cases: [string, Uint8Array[]][] = [
+      ['continuation', [encodeFrame(1, Buffer.from('a'), { fin: false, maskKey: Uint8Array.of(1, 2, 3, 4) }), encodeFrame(0, Buffer.from('b'), { rsv: 0x40, maskKey: Uint8Array.of(1, 2, 3, 4) })]],
+      ['control', [encodeFrame(9, Buffer.from('p'), { rsv: 0x40, maskKey: Uint8Array.of(1, 2, 3, 4) })]],
+    ];
+    for (const [offerDeflate, frames] of [[true, cases[0]![1]], [true, cases[1]![1]], [false, [encodeFrame(1, Buffer.from('x'), { rsv: 0x40, maskKey: Uint8Array.of(1, 2, 3, 4) })]]] as const) {
+      const { port, server } = await echoServer();
+      const closed = new Promise<number>((r) => server.setCloseHandler((_h, con) => r(con.getLocalCloseCode())));
+      const socket = net.connect(port, '127.0.0.1');
+      cleanups.push(() => socket.destroy());
+      socket.write(`GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${offerDeflate ? 'Sec-WebSocket-Extensions: permessage-deflate\r\n' : ''}\r\n`);
+      for (const f of frames) socket.write(f);
+      expect(await closed).toBe(1002);
+    }
+  });
+});
+
+describe('permessage-deflate: wspp client with a ws server', () => {
+  for (const [label, wsOpts] of [
+    ['context takeover', true],
+    ['no context takeover', { serverNoContextTakeover: true, clientNoContextTakeover: true }],
+  ] as const) {
+    it(`echoes through ws with compression (${label})`, async () => {
+      const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: wsOpts, maxPayload: 64 << 20 });
+      cleanups.push(() => new Promise((r) => wss.close(r)));
+      await new Promise((r) => wss.once('listening', r));
+      let compressedSeen = 0;
+      wss.on('connection', (ws, req) => {
+        expect(req.headers['sec-websocket-extensions']).toContain('permessage-deflate');
+        ws.on('message', (data, isBinary) => {
+          compressedSeen++;
+          ws.send(data, { binary: isBinary, compress: true });
+        });
+      });
+      const port = (wss.address() as net.AddressInfo).port;
+      const client = new Client(extend(config.tcpClient, { logging: quiet, extensions: { permessageDeflate: deflate({ threshold: 0 }) } }));
+      const received: Buffer[] = [];
+      let next: (() => void) | undefined;
+      client.setMessageHandler((_hdl, msg) => {
+        received.push(Buffer.from(msg.payload));
+        next?.();
+      });
+      const opened = new Promise<ConnectionHdl>((resolve, reject) => {
+        client.setOpenHandler((hdl) => resolve(hdl));
+        client.setFailHandler((_h, con) => reject(con.getEc()));
+      });
+      const con = client.connect(client.getConnection(`ws://127.0.0.1:${port}/`));
+      const hdl = await opened;
+      expect(con.extensions.permessageDeflate).toBeDefined();
+      for (const size of SIZES) {
+        const text = jsonLike(size);
+        const got = new Promise<void>((r) => (next = r));
+        client.send(hdl, text);
+        await got;
+        expect(received.at(-1)!.toString()).toBe(text);
+      }
+      expect(compressedSeen).toBe(SIZES.length);
+      client.close(hdl, 1000);
+    });
+  }
+});
+
+describe('permessage-deflate: wspp with wspp', () => {
+  it('a client offering no_context_takeover and small windows gets exactly that', async () => {
+    const { port } = await echoServer();
+    const client = new Client(
+      extend(config.tcpClient, {
+        logging: quiet,
+        extensions: { permessageDeflate: deflate({ serverNoContextTakeover: true, clientNoContextTakeover: true, serverMaxWindowBits: 10, clientMaxWindowBits: 11, threshold: 0 }) },
+      }),
+    );
+    const got = new Promise<string>((resolve, reject) => {
+      client.setOpenHandler((hdl) => client.send(hdl, jsonLike(100_000)));
+      client.setMessageHandler((hdl, msg, con) => {
+        expect(con.extensions.permessageDeflate).toEqual({ serverNoContextTakeover: true, clientNoContextTakeover: true, serverMaxWindowBits: 10, clientMaxWindowBits: 11 });
+        expect(con.getExtensions()).toBe('permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=11');
+        resolve(msg.text);
+        client.close(hdl);
+      });
+      client.setFailHandler((_h, con) => reject(con.getEc()));
+    });
+    client.connect(client.getConnection(`ws://127.0.0.1:${port}/`));
+    expect(await got).toBe(jsonLike(100_000));
+  });
+
+  it('messages keep their order when compressed and plain sends interleave', async () => {
+    const { port } = await echoServer({ threshold: 64 });
+    const client = new Client(extend(config.tcpClient, { logging: quiet, extensions: { permessageDeflate: deflate({ threshold: 64 }) } }));
+    const sent = Array.from({ length: 200 }, (_, i) => (i % 3 === 0 ? `${i}:${'y'.repeat(1000)}` : `${i}`));
+    const got: string[] = [];
+    const done = new Promise<void>((resolve) => {
+      client.setOpenHandler((hdl) => {
+        for (const s of sent) client.send(hdl, s);
+      });
+      client.setMessageHandler((hdl, msg) => {
+        got.push(msg.text);
+        if (got.length === sent.length) {
+          client.close(hdl);
+          resolve();
+        }
+      });
+    });
+    client.connect(client.getConnection(`ws://127.0.0.1:${port}/`));
+    await done;
+    expect(got).toEqual(sent);
+  });
+
+  it('zlib contexts are released when connections end: 300 compressed connections, memory back near baseline', async () => {
+    const { port } = await echoServer();
+    const client = new Client(extend(config.tcpClient, { logging: quiet, extensions: { permessageDeflate: deflate({ threshold: 0 }) } }));
+    const N = 300;
+    const run = () =>
+      new Promise<void>((resolve) => {
+        let closed = 0;
+        client.setOpenHandler((hdl) => client.send(hdl, jsonLike(20_000)));
+        client.setMessageHandler((hdl) => client.close(hdl));
+        client.setCloseHandler(() => ++closed === N && resolve());
+        for (let i = 0; i < N; i++) client.connect(client.getConnection(`ws://127.0.0.1:${port}/`));
+      });
+    await run(); // warm up
+    global.gc?.();
+    const before = process.memoryUsage.rss();
+    await run();
+    await run();
+    global.gc?.();
+    // 600 contexts kept alive would be > 150 MiB (deflate ~256 KiB + inflate ~44 KiB each).
+    expect(process.memoryUsage.rss() - before).toBeLessThan(64 << 20);
+  });
+});
