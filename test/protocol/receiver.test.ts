@@ -10,6 +10,7 @@ function run(frames: Uint8Array[], limits: Partial<ReceiverLimits> = {}) {
     {
       onMessage: (op, p) => (events.push(['message', op, Buffer.from(p).toString('latin1')]), undefined),
       onControl: (op, p) => (events.push(['control', op, Buffer.from(p).toString('latin1')]), undefined),
+      onCompressedMessage: (op, p) => (events.push(['compressed', op, Buffer.from(p).toString('latin1')]), undefined),
     },
     limits,
   );
