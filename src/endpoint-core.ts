@@ -17,6 +17,10 @@ import { DeflateRuntime, type DeflateEnabledSpec } from './policies/extensions/d
 import type { DataOpcode } from './protocol/constants.js';
 import { WsppError } from './protocol/errors.js';
 import { orThrow } from './or-throw.js';
+import { useNativeHelpers } from './native.js';
+
+// Every endpoint masks with bufferutil when it is installed (WSPP_NO_NATIVE=1 opts out).
+useNativeHelpers();
 import { ServerProcessor, type PreparedMessage } from './protocol/processor.js';
 
 /** Runtime settings an endpoint copies into each new connection (WebSocket++'s set_* overrides). */

@@ -1,6 +1,7 @@
 /**
  * wspp: WebSocket++'s policy-based design in TypeScript. The public API.
  */
+export { nativeHelpersActive, useNativeHelpers } from './native.js';
 export { Server } from './roles/server.js';
 export { Client } from './roles/client.js';
 export type * from './roles/types.js';

@@ -72,9 +72,16 @@ export class SocketLink implements Link {
     if (socket.destroyed) return;
     const length = data.length;
     if (length > SMALL) {
-      // Keep the order: what is batched goes first.
-      this.flushBatch();
-      socket.write(data);
+      // Keep the order: what is batched (typically this payload's header) goes first,
+      // in the same writev.
+      if (this.segEnd !== this.segStart) {
+        socket.cork();
+        this.flushBatch();
+        socket.write(data);
+        socket.uncork();
+      } else {
+        socket.write(data);
+      }
       return;
     }
     // Append to our segment if it ends where the arena's free space starts.
