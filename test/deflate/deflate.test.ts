@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as net from 'node:net';
 import * as zlib from 'node:zlib';
 import WebSocket, { WebSocketServer } from 'ws';
-import { Client, config, deflate, extend, logging, Server, type ConnectionHdl, type DeflateOptions } from '../../src/index.js';
+import { Client, config, deflate, extend, logging, Server, WsppError, type ConnectionHdl, type DeflateOptions } from '../../src/index.js';
 import { encodeFrame } from '../../src/protocol/frame.js';
 import { computeAccept } from '../../src/protocol/handshake.js';
 
@@ -243,5 +243,30 @@ describe('permessage-deflate: wspp with wspp', () => {
     global.gc?.();
     // 600 contexts kept alive would be > 150 MiB (deflate ~256 KiB + inflate ~44 KiB each).
     expect(process.memoryUsage.rss() - before).toBeLessThan(64 << 20);
+  });
+});
+
+describe('permessage-deflate: idle compression contexts', () => {
+  it('are released after idleRelease and compression goes on without history', async () => {
+    const { DeflateRuntime } = await import('../../src/policies/extensions/deflate.js');
+    const rt = new DeflateRuntime(deflate({ idleRelease: 60, threshold: 0 }));
+    const server = rt.choose('permessage-deflate')!;
+    const client = rt.accept('permessage-deflate');
+    if (server instanceof WsppError || client instanceof WsppError) throw new Error('negotiation failed');
+    const compress = (data: string) => new Promise<Uint8Array>((resolve, reject) => server.codec.compress(Buffer.from(data), (err, out) => (err ? reject(err) : resolve(out!))));
+    const inflate = (data: Uint8Array) => new Promise<string>((resolve, reject) => client.codec.decompress(data, 1 << 20, (err, out) => (err ? reject(err) : resolve(Buffer.from(out!).toString()))));
+    const text = jsonLike(2000);
+    expect(await inflate(await compress(text))).toBe(text);
+    const second = await compress(text); // with history: tiny
+    expect(await inflate(second)).toBe(text);
+    const deflater = () => (server.codec as unknown as { deflater: unknown }).deflater;
+    expect(deflater()).toBeDefined();
+    await new Promise((r) => setTimeout(r, 250));
+    expect(deflater()).toBeUndefined();
+    const fresh = await compress(text); // no history: as large as the first
+    expect(fresh.length).toBeGreaterThan(second.length);
+    expect(await inflate(fresh)).toBe(text);
+    server.codec.close();
+    client.codec.close();
   });
 });

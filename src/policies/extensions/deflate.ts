@@ -34,6 +34,13 @@ export interface DeflateOptions extends Partial<DeflateNegotiation> {
   threshold?: number;
   /** zlib jobs of one endpoint running at once (default 10). */
   concurrency?: number;
+  /**
+   * Release a connection's compression context after this many ms without sending a
+   * compressed message (default 1000; 0 keeps it). A compressor may always start
+   * afresh — the peer's decompressor does not care — so idle connections need not hold
+   * zlib's ~256 KiB; the next message just compresses without history.
+   */
+  idleRelease?: number;
 }
 
 export interface DeflateEnabledSpec extends DeflateSpec<'enabled'> {
@@ -42,6 +49,7 @@ export interface DeflateEnabledSpec extends DeflateSpec<'enabled'> {
   readonly memLevel: number;
   readonly threshold: number;
   readonly concurrency: number;
+  readonly idleRelease: number;
 }
 
 function checkBits(name: string, value: number): void {
@@ -66,11 +74,13 @@ export function deflate(options: DeflateOptions = {}): DeflateEnabledSpec {
   const memLevel = options.memLevel ?? 8;
   const threshold = options.threshold ?? 1024;
   const concurrency = options.concurrency ?? 10;
+  const idleRelease = options.idleRelease ?? 1000;
+  if (!(idleRelease >= 0)) throw new RangeError('deflate: idleRelease must be >= 0');
   if (!Number.isInteger(level) || level < -1 || level > 9) throw new RangeError('deflate: level must be -1..9');
   if (!Number.isInteger(memLevel) || memLevel < 1 || memLevel > 9) throw new RangeError('deflate: memLevel must be 1..9');
   if (!(threshold >= 0)) throw new RangeError('deflate: threshold must be >= 0');
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError('deflate: concurrency must be a positive integer');
-  return Object.freeze({ kind: 'enabled', negotiation: Object.freeze(negotiation), level, memLevel, threshold, concurrency });
+  return Object.freeze({ kind: 'enabled', negotiation: Object.freeze(negotiation), level, memLevel, threshold, concurrency, idleRelease });
 }
 
 /** Runs at most `limit` jobs at once; the others wait in order. */
@@ -116,9 +126,13 @@ class DeflateCodec implements MessageCodec {
   private compressing = false;
   private compressQueue: [Uint8Array, CodecCallback][] | undefined;
 
+  /** When this codec last compressed (ms, performance.now()). */
+  lastCompress = 0;
+
   constructor(
     private readonly spec: DeflateEnabledSpec,
     private readonly limiter: Limiter,
+    private readonly sweeper: IdleSweeper | undefined,
     /** Window of the peer's compressor (what we inflate) and whether it resets per message. */
     private readonly inflateBits: number,
     private readonly inflateReset: boolean,
@@ -194,6 +208,14 @@ class DeflateCodec implements MessageCodec {
     });
   }
 
+  /** Drop the compression context if it is idle (called by the endpoint's sweeper). */
+  releaseIdle(now: number): boolean {
+    if (this.compressing || this.deflater === undefined || now - this.lastCompress < this.spec.idleRelease) return false;
+    this.deflater.close();
+    this.deflater = undefined;
+    return true;
+  }
+
   private compressNow(data: Uint8Array, done: CodecCallback): void {
     this.limiter.run((release) => {
       if (this.closed) {
@@ -218,6 +240,9 @@ class DeflateCodec implements MessageCodec {
         if (err !== undefined || this.deflateReset) {
           deflater.close();
           if (this.deflater === deflater) this.deflater = undefined;
+        } else if (this.sweeper !== undefined) {
+          this.lastCompress = performance.now();
+          this.sweeper.watch(this);
         }
         release();
         if (err !== undefined) {
@@ -246,6 +271,7 @@ class DeflateCodec implements MessageCodec {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.sweeper?.forget(this);
     const ended = new WsppError('extension.uninitialized', 'the connection has ended');
     for (const finish of [...this.inflight]) finish(ended);
     this.inflater?.close();
@@ -255,12 +281,46 @@ class DeflateCodec implements MessageCodec {
   }
 }
 
+/** One timer per endpoint that releases the compression contexts of idle connections. */
+class IdleSweeper {
+  private readonly codecs = new Set<DeflateCodec>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly after: number) {}
+
+  watch(codec: DeflateCodec): void {
+    this.codecs.add(codec);
+    if (this.timer === undefined) {
+      this.timer = setInterval(() => this.sweep(), Math.max(50, this.after / 2));
+      this.timer.unref();
+    }
+  }
+
+  forget(codec: DeflateCodec): void {
+    this.codecs.delete(codec);
+    if (this.codecs.size === 0) this.stop();
+  }
+
+  private sweep(): void {
+    const now = performance.now();
+    for (const codec of this.codecs) if (codec.releaseIdle(now)) this.codecs.delete(codec);
+    if (this.codecs.size === 0) this.stop();
+  }
+
+  private stop(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}
+
 /** An endpoint's permessage-deflate: negotiation by role, codecs, and the shared zlib queue. */
 export class DeflateRuntime {
   readonly limiter: Limiter;
+  private readonly sweeper: IdleSweeper | undefined;
 
   constructor(readonly spec: DeflateEnabledSpec) {
     this.limiter = new Limiter(spec.concurrency);
+    this.sweeper = spec.idleRelease > 0 ? new IdleSweeper(spec.idleRelease) : undefined;
   }
 
   /** Client: the offer to send. */
@@ -284,7 +344,7 @@ export class DeflateRuntime {
 
   private codec(role: 'server' | 'client', a: DeflateAgreement): MessageCodec {
     return role === 'server'
-      ? new DeflateCodec(this.spec, this.limiter, a.clientMaxWindowBits, a.clientNoContextTakeover, a.serverMaxWindowBits, a.serverNoContextTakeover)
-      : new DeflateCodec(this.spec, this.limiter, a.serverMaxWindowBits, a.serverNoContextTakeover, a.clientMaxWindowBits, a.clientNoContextTakeover);
+      ? new DeflateCodec(this.spec, this.limiter, this.sweeper, a.clientMaxWindowBits, a.clientNoContextTakeover, a.serverMaxWindowBits, a.serverNoContextTakeover)
+      : new DeflateCodec(this.spec, this.limiter, this.sweeper, a.serverMaxWindowBits, a.serverNoContextTakeover, a.clientMaxWindowBits, a.clientNoContextTakeover);
   }
 }
