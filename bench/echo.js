@@ -4,6 +4,7 @@
 //   env BENCH_SECONDS=3           measured seconds per row (warm-up comes on top)
 //       BENCH_ECHO_SERVERS=wspp,ws,ws-js,net   which servers to run (default: all)
 //       BENCH_ECHO_IDLE=10000     connections for the memory measurement (0 = skip)
+//       BENCH_ECHO_WSPP=script.js a stand-in for `wspp echo` (development only)
 // With taskset and two or more cores, every server runs pinned to core 1 and the load
 // generator to core 0, so a server's CPU time is its own. Server CPU comes from the server
 // itself (a "stats" line on its stdin, process.cpuUsage()), read at the start and the end of the
@@ -11,6 +12,7 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 
@@ -52,7 +54,13 @@ function fdLimit() {
 
 // ------------------------------------------------------------------------------ servers
 const SERVERS = {
-  wspp: { label: 'wspp', argv: ['dist/cli/main.js', 'echo', '--port', '0', '--host', '127.0.0.1'], env: {} },
+  wspp: {
+    label: 'wspp',
+    argv: process.env.BENCH_ECHO_WSPP
+      ? [process.env.BENCH_ECHO_WSPP, '--port', '0'] // a stand-in while developing
+      : ['dist/cli/main.js', 'echo', '--port', '0', '--host', '127.0.0.1'],
+    env: {},
+  },
   ws: { label: 'ws', argv: [`${here}servers/ws-echo.js`, '--port', '0'], env: {} },
   'ws-js': { label: 'ws (no bufferutil)', argv: [`${here}servers/ws-echo.js`, '--port', '0'], env: { WS_NO_BUFFER_UTIL: '1' } },
   net: { label: 'raw node:net', argv: [`${here}servers/net-echo.js`, '--port', '0'], env: {}, raw: true },
@@ -99,7 +107,8 @@ class Server {
         if (done) return;
         done = true;
         this.stop();
-        const err = this.stderr.trim().split('\n').filter(Boolean).pop();
+        const lines = this.stderr.trim().split('\n').filter(Boolean);
+        const err = lines.find((l) => /error/i.test(l)) ?? lines.pop();
         reject(new Error(err ? `${why}: ${err.slice(0, 160)}` : why));
       };
       const timer = setTimeout(() => fail('no "listening on" line within 10 s'), 10000);
@@ -169,11 +178,33 @@ class Server {
     if (!this.child || this.stopped) return;
     this.stopped = true;
     this.child.stdin.end();
-    const gone = await Promise.race([this.exited, sleep(2000).then(() => null)]);
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM');
+    const gone = await Promise.race([this.exited, sleep(3000).then(() => null)]);
     if (!gone) {
       this.child.kill('SIGKILL');
       await Promise.race([this.exited, sleep(2000)]);
     }
+  }
+}
+
+/** Busy jiffies of the whole machine (all cores), from /proc/stat. */
+function machineTicks() {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal
+    return f[0] + f[1] + f[2] + f[5] + f[6] + f[7];
+  } catch {
+    return NaN;
+  }
+}
+
+function procTicks(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]);
+  } catch {
+    return NaN;
   }
 }
 
@@ -203,8 +234,10 @@ function loadgen(server, args, { pin, limitS, onLine }) {
       } catch {
         return;
       }
-      if (msg.mark === 'start') pending.push(server.stats().then((s) => (s0 = s)));
-      else if (msg.mark === 'end') pending.push(server.stats().then((s) => (s1 = s)));
+      if (msg.mark === 'start' || msg.mark === 'end') {
+        const snap = { t: performance.now(), machine: machineTicks(), gen: procTicks(child.pid) };
+        pending.push(server.stats().then((s) => (msg.mark === 'start' ? (s0 = { ...s, ...snap }) : (s1 = { ...s, ...snap }))));
+      }
       else if (onLine && onLine(msg, child)) {
         // handled by the caller
       } else last = msg;
@@ -219,7 +252,17 @@ function loadgen(server, args, { pin, limitS, onLine }) {
         return resolve({ error: `${why}${stderr ? `: ${stderr.trim().split('\n').pop()}` : ''}`, result: last });
       }
       const cpuMs = s0 && s1 ? s1.cpuMs - s0.cpuMs : NaN;
-      resolve({ result: last, cpuMs, source: s0?.source, code });
+      // load from anything else on the machine during the window, in cores
+      let otherLoad = NaN;
+      let genBusy = NaN;
+      if (s0 && s1) {
+        const ms = s1.t - s0.t;
+        const machineMs = ((s1.machine - s0.machine) * 1000) / CLK_TCK;
+        const genMs = ((s1.gen - s0.gen) * 1000) / CLK_TCK;
+        otherLoad = Math.max(0, (machineMs - genMs - cpuMs) / ms);
+        genBusy = genMs / ms;
+      }
+      resolve({ result: last, cpuMs, otherLoad, genBusy, source: s0?.source, code });
     });
   });
 }
@@ -239,6 +282,7 @@ const fmtMB = (n) => (!Number.isFinite(n) ? 'n/a' : n >= 100 ? n.toFixed(0) : n 
 const fmtUs = (n) => (!Number.isFinite(n) ? 'n/a' : n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
 const fmtMs = (us) => (!Number.isFinite(us) ? 'n/a' : us >= 100000 ? `${(us / 1000).toFixed(0)}` : us >= 10000 ? `${(us / 1000).toFixed(1)}` : `${(us / 1000).toFixed(2)}`);
 const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}x` : 'n/a');
+const mark = (m, r) => (r === 'n/a' ? r : m + r);
 const sizeName = (s) => (s >= 1024 * 1024 ? `${s / 1024 / 1024} MiB` : s >= 1024 ? `${s / 1024} KiB` : `${s} B`);
 
 // ------------------------------------------------------------------------------ the suite
@@ -254,7 +298,8 @@ for (const size of [16, 1024, 64 * 1024, 1024 * 1024]) {
 }
 
 export async function echoSuite() {
-  const seconds = Number(process.env.BENCH_SECONDS ?? '3');
+  const envSeconds = Number(process.env.BENCH_SECONDS ?? '3');
+  const seconds = envSeconds > 0 && envSeconds <= 600 ? envSeconds : 3;
   const warmup = Number(Math.min(1, Math.max(0.3, seconds / 3)).toFixed(2));
   const wanted = (process.env.BENCH_ECHO_SERVERS ?? 'wspp,ws,ws-js,net').split(',').map((s) => s.trim()).filter((s) => SERVERS[s]);
   const idleWanted = Number(process.env.BENCH_ECHO_IDLE ?? '10000');
@@ -308,6 +353,8 @@ export async function echoSuite() {
           p99us: res.p99us ?? NaN,
           cpuUsPerMsg: res.msgs > 0 ? (r.cpuMs * 1000) / res.msgs : NaN,
           busy: r.cpuMs / (res.seconds * 1000),
+          otherLoad: r.otherLoad,
+          genBusy: r.genBusy,
           errors: res.errors,
           errorDetails: res.errorDetails,
         });
@@ -319,7 +366,7 @@ export async function echoSuite() {
     const hsServers = [...servers].filter(([n]) => n === 'wspp' || n === 'ws');
     for (const [name, server] of hsServers) {
       progress(`handshakes/s: ${SERVERS[name].label}                              `);
-      const r = await loadgen(server, ['--connect-rate', '--seconds', String(seconds), '--warmup', String(Math.min(0.5, warmup)), '--concurrency', '50'], {
+      const r = await loadgen(server, ['--connect-rate', '--seconds', String(seconds), '--warmup', String(Math.min(0.5, warmup)), '--concurrency', '100'], {
         pin,
         limitS: seconds + 40,
       });
@@ -329,6 +376,7 @@ export async function echoSuite() {
           perSec: r.result.handshakesPerSec,
           cpuUs: r.result.handshakes > 0 ? (r.cpuMs * 1000) / r.result.handshakes : NaN,
           busy: r.cpuMs / (r.result.seconds * 1000),
+          otherLoad: r.otherLoad,
           errors: r.result.errors,
           errorDetails: r.result.errorDetails,
         });
@@ -403,6 +451,13 @@ export async function echoSuite() {
   }
 }
 
+const NOISY = 0.3;
+
+function otherCell(entries) {
+  const v = entries.filter((e) => e && !e.error && Number.isFinite(e.otherLoad)).map((e) => e.otherLoad);
+  return v.length ? Math.max(...v).toFixed(2) : 'n/a';
+}
+
 function report({ seconds, warmup, pin, noPin, servers, unavailable, echo, hs, mem, idleN, idleWanted, limit }) {
   const placement = pin ? 'server pinned to core 1, load generator (bench/loadgen.js) to core 0' : `UNPINNED (${noPin}): server and load generator share the cores`;
   const notes = [];
@@ -429,6 +484,7 @@ function report({ seconds, warmup, pin, noPin, servers, unavailable, echo, hs, m
   const ws = (row) => get('ws', row);
   const wspp = (row) => get('wspp', row);
   const okNum = (e, k) => (e && !e.error ? e[k] : NaN);
+  const noisy = (row) => (['wspp', 'ws'].some((n) => okNum(get(n, row), 'otherLoad') > NOISY) ? '~' : '');
 
   // Throughput
   const lowBusy = [];
@@ -439,28 +495,36 @@ function report({ seconds, warmup, pin, noPin, servers, unavailable, echo, hs, m
       rowName(row),
       ...cols.map((n) => cell(n, row, (e) => fmtN(e.msgsPerSec))),
       ...cols.map((n) => cell(n, row, (e) => fmtMB(e.mbPerSec))),
-      ratio(okNum(wspp(row), 'msgsPerSec'), okNum(ws(row), 'msgsPerSec')),
+      mark(noisy(row), ratio(okNum(wspp(row), 'msgsPerSec'), okNum(ws(row), 'msgsPerSec'))),
     ]),
-    [...notes, 'raw node:net: plain TCP echo of the same byte counts (no framing): the ceiling for a Node server', ...errNotes],
+    [
+      ...notes,
+      `ratios marked ~ come from runs where other processes used more than ${NOISY} of a core (see "other load" below): noisy`, 'raw node:net: socket.pipe(socket) echo of the same byte counts, no framing (--raw): the floor of per-message cost for',
+      '  small messages; for large ones pipe() writes in 64 KiB pieces and can be slower than a WebSocket server', ...errNotes],
   );
   // CPU per message
   table(
     'Server CPU per message, microseconds (lower is better) [share of its core busy during the window]',
-    ['message x conns (window)', ...cols.map((n) => label(n)), 'wspp/ws'],
+    ['message x conns (window)', ...cols.map((n) => label(n)), 'wspp/ws', 'other load'],
     ROWS.map((row) => [
       rowName(row),
       ...cols.map((n) =>
         cell(n, row, (e) => {
           const busy = Number.isFinite(e.busy) ? Math.round(e.busy * 100) : NaN;
-          if (Number.isFinite(busy) && busy < 85) lowBusy.push(`${label(n)} ${rowName(row)}`);
+          if (Number.isFinite(busy) && busy < 85)
+            lowBusy.push(`${label(n)} ${rowName(row)}${e.genBusy > 0.85 ? ` (generator ${Math.round(e.genBusy * 100)}% busy)` : ''}`);
           return `${fmtUs(e.cpuUsPerMsg)} [${Number.isFinite(busy) ? busy : '?'}%]`;
         }),
       ),
-      ratio(okNum(wspp(row), 'cpuUsPerMsg'), okNum(ws(row), 'cpuUsPerMsg')),
+      mark(noisy(row), ratio(okNum(wspp(row), 'cpuUsPerMsg'), okNum(ws(row), 'cpuUsPerMsg'))),
+      otherCell(cols.map((n) => get(n, row))),
     ]),
-    lowBusy.length
+    [
+      'other load: the most CPU (in cores) that anything but the server and the load generator used during one of the row\'s runs',
+      `  (kernel softirq work for loopback included); above ${NOISY} the machine was busy with other work and the row is noisy: run again.`,
+    ].concat(lowBusy.length
       ? [`below 85% busy, the server was not the bottleneck (latency- or generator-bound); compare CPU per message there, not msgs/s: ${lowBusy.join(', ')}`]
-      : ['every server was >= 85% busy in every row: the server was the bottleneck'],
+      : ['every server was >= 85% busy in every row: the server was the bottleneck']),
   );
   // Latency
   table(
@@ -469,7 +533,7 @@ function report({ seconds, warmup, pin, noPin, servers, unavailable, echo, hs, m
     ROWS.map((row) => [
       rowName(row),
       ...cols.map((n) => cell(n, row, (e) => `${fmtMs(e.p50us)} / ${fmtMs(e.p99us)}`)),
-      ratio(okNum(wspp(row), 'p99us'), okNum(ws(row), 'p99us')),
+      mark(noisy(row), ratio(okNum(wspp(row), 'p99us'), okNum(ws(row), 'p99us'))),
     ]),
   );
   // Memory
@@ -492,15 +556,16 @@ function report({ seconds, warmup, pin, noPin, servers, unavailable, echo, hs, m
   const hcols = servers.filter((n) => n === 'wspp' || n === 'ws');
   const hcell = (n, f) => (unavailable.has(n) ? 'not available' : !hs.get(n) ? 'n/a' : hs.get(n).error ? 'error' : f(hs.get(n)));
   table(
-    `Opening + closing handshakes per second, 50 concurrent, ${seconds} s`,
+    `Opening + closing handshakes per second, 100 concurrent, ${seconds} s`,
     ['', ...hcols.map((n) => label(n)), 'wspp/ws'],
     [
-      ['handshakes/s', ...hcols.map((n) => hcell(n, (h) => fmtN(h.perSec))), ratio(hs.get('wspp')?.perSec, hs.get('ws')?.perSec)],
+      ['handshakes/s', ...hcols.map((n) => hcell(n, (h) => fmtN(h.perSec))), mark(['wspp', 'ws'].some((n) => hs.get(n)?.otherLoad > NOISY) ? '~' : '', ratio(hs.get('wspp')?.perSec, hs.get('ws')?.perSec))],
       [
         'server CPU per handshake, us [busy]',
         ...hcols.map((n) => hcell(n, (h) => `${fmtUs(h.cpuUs)} [${Math.round(h.busy * 100)}%]`)),
         ratio(hs.get('wspp')?.cpuUs, hs.get('ws')?.cpuUs),
       ],
+      ['other load (cores)', ...hcols.map((n) => hcell(n, (h) => (Number.isFinite(h.otherLoad) ? h.otherLoad.toFixed(2) : 'n/a'))), ''],
     ],
     [...hs].filter(([, h]) => h.error || h.errors).map(([n, h]) => `${label(n)}: ${h.error ?? h.errorDetails.join('; ')}`),
   );

@@ -1,7 +1,8 @@
 // `npm run bench`: every benchmark side by side with ws in the same run, as ratios.
-// Usage: node bench/run.js [suite...]   (suites: parser)   env BENCH_SECONDS=1
+// Usage: node bench/run.js [suite...]   (suites: parser, echo)   env BENCH_SECONDS=1 (echo: 3)
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { echoSuite } from './echo.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const seconds = Number(process.env.BENCH_SECONDS ?? '1');
@@ -65,7 +66,13 @@ function parserSuite() {
   );
 }
 
-const suites = { parser: parserSuite };
+const suites = { parser: parserSuite, echo: echoSuite };
+for (const name of wanted) {
+  if (!(name in suites)) {
+    console.error(`unknown suite "${name}" (suites: ${Object.keys(suites).join(', ')})`);
+    process.exit(2);
+  }
+}
 for (const [name, fn] of Object.entries(suites)) {
-  if (wanted.length === 0 || wanted.includes(name)) fn();
+  if (wanted.length === 0 || wanted.includes(name)) await fn();
 }

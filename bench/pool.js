@@ -1,0 +1,192 @@
+// The EndpointPool benchmark: client-side load, messages/s through an echo server in another
+// process (`wspp echo`), with 1 endpoint (a pool of size 1) and then the pool on all cores;
+// prints the scaling ratio. The same total number of connections in both runs; every
+// connection keeps `window` messages in flight and answers each echo with the next message
+// from its worker's callback (no message crosses threads: the main thread only reads the
+// shared stats). The per-message client work is part of the load:
+//   json  a ~0.5 KB order-book update; the callback parses it lazily (msg.json()) and sums it
+//         (the seed's on_msg with its per-thread JSON parser) — the default;
+//   none  16-byte messages and nothing else: WebSocket framing alone.
+//
+//   node bench/pool.js                 (or: node bench/run.js pool, with its suite line added)
+//   env BENCH_SECONDS=3     measured seconds per run (after 1 s of warm-up)   BENCH_ROUNDS=2  best of
+//       BENCH_POOL_CONNS=64 connections in all      BENCH_POOL_WINDOW=8   messages in flight per connection
+//       BENCH_POOL_WORK=json,none                   BENCH_POOL_SIZE=N     the pool's size (default: all cores)
+//
+// This file is also the pool's callbacks module: the workers import it (a module's top level
+// must not start the benchmark in a worker, hence the isMainThread check).
+import { spawn } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { isMainThread } from 'node:worker_threads';
+import { definePoolModule, EndpointPool } from '../dist/index.js';
+
+// ------------------------------------------------------------------------------ the workers' side
+function makePayload({ work, depth }) {
+  if (work === 'none') return 'x'.repeat(16);
+  const level = (i) => [Number((100 + i * 0.25).toFixed(2)), Number((1 + (i % 7) * 0.5).toFixed(1))];
+  return JSON.stringify({
+    type: 'book',
+    symbol: 'BTC-USD',
+    seq: 123456789,
+    time: '2024-01-01T00:00:00.000Z',
+    bids: Array.from({ length: depth }, (_, i) => level(i)),
+    asks: Array.from({ length: depth }, (_, i) => level(i + depth)),
+  });
+}
+
+export default definePoolModule({
+  createContext({ init }) {
+    return { running: true, work: init.work, window: init.window, payload: makePayload(init), checksum: 0 };
+  },
+  callbacks: {
+    load: {
+      onOpen(con) {
+        for (let i = 0; i < con.context.window; i++) con.send(con.context.payload);
+      },
+      onMessage(con, msg) {
+        const ctx = con.context;
+        if (ctx.work === 'json') {
+          const book = msg.json();
+          let size = 0;
+          for (const [, s] of book.bids) size += s;
+          for (const [, s] of book.asks) size -= s;
+          ctx.checksum += size + book.seq;
+        }
+        if (ctx.running) con.send(ctx.payload);
+      },
+    },
+  },
+  commands: {
+    stop(endpoint) {
+      endpoint.context.running = false;
+      return endpoint.context.checksum;
+    },
+  },
+});
+
+// ------------------------------------------------------------------------------ the main side
+const root = fileURLToPath(new URL('..', import.meta.url));
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const fmt = (n) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : n.toFixed(0));
+
+/** `wspp echo` in a child process; resolves with its URL, a stats() reader and stop(). */
+async function startEcho() {
+  const child = spawn(process.execPath, ['dist/cli/main.js', 'echo', '--port', '0', '--host', '127.0.0.1'], { cwd: root, stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout });
+  const waiting = [];
+  lines.on('line', (l) => waiting.shift()?.(l));
+  const next = (ms) =>
+    new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('the echo server did not answer')), ms);
+      waiting.push((l) => {
+        clearTimeout(t);
+        resolve(l);
+      });
+    });
+  const first = await next(10_000);
+  const m = /^listening on (ws:\/\/\S+)$/.exec(first.trim());
+  if (!m) throw new Error(`unexpected first line from the echo server: ${first}`);
+  return {
+    url: m[1],
+    async cpuMs() {
+      child.stdin.write('stats\n');
+      const s = JSON.parse(await next(5000));
+      return s.cpuUserMs + s.cpuSystemMs;
+    },
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM'); // our own child, by its handle
+      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+async function run(echo, { size, conns, window, work, depth, seconds }) {
+  const pool = await EndpointPool.create({ module: import.meta.url, size, context: { work, window, depth } });
+  try {
+    const cons = [];
+    for (let i = 0; i < conns; i++) cons.push(pool.createConnection(echo.url, 'load'));
+    await Promise.all(cons.map((c) => c.opened));
+    await sleep(1000); // warm-up
+    const in0 = pool.stats().total.messagesIn;
+    const cpu0 = await echo.cpuMs();
+    const me0 = process.cpuUsage();
+    const t0 = performance.now();
+    await sleep(seconds * 1000);
+    const in1 = pool.stats().total.messagesIn;
+    const t1 = performance.now();
+    const me1 = process.cpuUsage(me0);
+    const cpu1 = await echo.cpuMs();
+    await Promise.all([...pool.endpoints()].map((ep) => ep.call('stop')));
+    const perEndpoint = pool.stats().endpoints.map((e) => e.messagesIn);
+    const messages = in1 - in0;
+    const rate = messages / ((t1 - t0) / 1000);
+    return { rate, clientUsPerMsg: ((me1.user + me1.system) / messages), serverUsPerMsg: ((cpu1 - cpu0) * 1000) / messages, serverCores: (cpu1 - cpu0) / (t1 - t0), clientCores: (me1.user + me1.system) / 1000 / (t1 - t0), perEndpoint, errors: pool.stats().total.errors };
+  } finally {
+    await pool.shutdown();
+  }
+}
+
+/** The suite: for each kind of work, 1 endpoint vs the pool; returns the rows (and prints a table). */
+export async function poolSuite() {
+  const seconds = Number(process.env.BENCH_SECONDS ?? '3');
+  const conns = Number(process.env.BENCH_POOL_CONNS ?? '64');
+  const window = Number(process.env.BENCH_POOL_WINDOW ?? '8');
+  const size = Number(process.env.BENCH_POOL_SIZE ?? String(availableParallelism()));
+  const works = (process.env.BENCH_POOL_WORK ?? 'json,none').split(',');
+  const depth = Number(process.env.BENCH_POOL_DEPTH ?? '10');
+  const rounds = Number(process.env.BENCH_ROUNDS ?? '2');
+  const echo = await startEcho();
+  const rows = [];
+  // The machine may be shared: rounds alternate 1 endpoint and N endpoints, and each keeps its best.
+  const better = (a, b) => (a === undefined || b.rate > a.rate ? b : a);
+  try {
+    for (const work of works) {
+      let one;
+      let many;
+      for (let r = 0; r < rounds; r++) {
+        process.stderr.write(`\r\x1b[K  pool: ${work}, round ${r + 1}/${rounds}, 1 endpoint`);
+        one = better(one, await run(echo, { size: 1, conns, window, work, depth, seconds }));
+        process.stderr.write(`\r\x1b[K  pool: ${work}, round ${r + 1}/${rounds}, ${size} endpoints`);
+        many = better(many, await run(echo, { size, conns, window, work, depth, seconds }));
+      }
+      rows.push({ work, one, many, ratio: many.rate / one.rate });
+    }
+  } finally {
+    await echo.stop();
+    process.stderr.write('\r\x1b[K');
+  }
+  const head = ['client work', '1 endpoint msg/s', `${size} endpoints msg/s`, 'ratio', 'client us/msg (1 / N)', 'server us/msg (1 / N)', 'server cores (1 / N)', 'client cores (1 / N)'];
+  const table = rows.map((r) => [
+    r.work,
+    fmt(r.one.rate),
+    fmt(r.many.rate),
+    `${r.ratio.toFixed(2)}x`,
+    `${r.one.clientUsPerMsg.toFixed(2)} / ${r.many.clientUsPerMsg.toFixed(2)}`,
+    `${r.one.serverUsPerMsg.toFixed(2)} / ${r.many.serverUsPerMsg.toFixed(2)}`,
+    `${r.one.serverCores.toFixed(2)} / ${r.many.serverCores.toFixed(2)}`,
+    `${r.one.clientCores.toFixed(2)} / ${r.many.clientCores.toFixed(2)}`,
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...table.map((r) => r[i].length)));
+  const line = (cells) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  console.log(
+    `\nEndpointPool: client-side load through \`wspp echo\` (another process), ${conns} connections x ${window} in flight, best of ${rounds} x ${seconds}s; ${availableParallelism()} cores`,
+  );
+  console.log(line(head));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const r of table) console.log(line(r));
+  for (const r of rows) {
+    if (r.one.errors + r.many.errors > 0) console.log(`  (${r.work}: ${r.one.errors + r.many.errors} send errors)`);
+  }
+  return rows;
+}
+
+if (isMainThread && process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await poolSuite();
+}
