@@ -8,6 +8,7 @@ export type * from './roles/types.js';
 export type { ListenAddress, ListenOptions } from './roles/server-impl.js';
 export { config, extend } from './config/index.js';
 export type * from './config/types.js';
+export type * from './config/stock.js';
 export { ConnectionHdl } from './handle.js';
 export type { ConnectionState } from './connection.js';
 export type { Lent, LentMessage, OwnedMessage, AnyMessage } from './message.js';
@@ -33,3 +34,53 @@ export type { OutputSink } from './transports/iostream/link.js';
 
 // The protocol core (also importable alone as 'wspp/protocol').
 export * from './protocol/index.js';
+
+// --- scale: beyond one core, beyond one machine (DESIGN.md section 6; issue 7) -------------
+export {
+  EndpointPool,
+  PoolEndpoint,
+  definePoolModule,
+  POOL_STAT_FIELDS,
+  type EndpointPoolOptions,
+  type EndpointStats,
+  type PoolStats,
+  type PoolStatField,
+  type PoolModule,
+  type PoolCallbacks,
+  type PoolContextInfo,
+  type PoolMessage,
+  type PoolConnection,
+  type PoolConnectionState,
+  type PoolOpened,
+  type PoolClosed,
+  type PoolNotification,
+  type PoolConnectionError,
+  type PoolEndpointError,
+  type CreateConnectionOptions,
+  type CommandArg,
+  type CommandResult,
+  type WorkerConnection,
+  type WorkerEndpoint,
+} from './scale/endpoint-pool.js';
+export {
+  startCluster,
+  tryStartCluster,
+  ClusterPrimary,
+  type ClusterMember,
+  type ClusterOptions,
+  type ClusterServer,
+  type ClusterWorkerInfo,
+  type ClusterProcessStats,
+  type ClusterStats,
+  type ClusterProcessInfo,
+  type ClusterWorkerExit,
+} from './scale/cluster.js';
+export {
+  RedisBroadcast,
+  type RedisBroadcastOptions,
+  type RedisClientLike,
+  type BroadcastEndpoint,
+  type BroadcastStats,
+  type BroadcastDropped,
+} from './scale/redis-broadcast.js';
+// --- end scale ---

@@ -16,7 +16,9 @@ import { iostream } from '../transports/iostream/spec.js';
 import { tcp as tcpTransport } from '../transports/tcp/spec.js';
 import { tls as tlsTransport } from '../transports/tls/spec.js';
 import { extend } from './extend.js';
-import type { Config, Widened } from './types.js';
+import type { Config, ConfigOverrides, Extended, Widened } from './types.js';
+import type { TcpSpec } from '../transports/tcp/spec.js';
+import type { TlsSpec } from '../transports/tls/spec.js';
 
 const VERSION = '0.1.0';
 
@@ -68,12 +70,32 @@ const coreLiteral = Object.freeze({
   userAgent: `wspp/${VERSION}`,
   clientVersion: 13,
 } as const) satisfies Config;
-/** Runtime settings widened to their Config types; the policy choices keep their literal types. */
-const core: Widened<typeof coreLiteral> = coreLiteral;
-
-const tcp = extend(core, { transport: tcpTransport() });
-const tls = extend(core, { transport: tlsTransport() });
+// Each stock config has a named type, so hovers read `Server<TcpConfig>` rather than
+// every member of the config spelled out.
+/** config::core: runtime settings widened, policy choices literal. */
+export interface CoreConfig extends Widened<typeof coreLiteral> {}
+type Derive<B extends Config, O extends ConfigOverrides> = Extended<B, O>;
 const clientDefaults = { rng: pooled(), keepAlive: false } as const;
+type ClientDefaults = typeof clientDefaults;
+type Quiet = { logging: typeof quietLogging; keepAlive: false };
+type Debug = { logging: typeof debugLogging };
+
+export interface TcpConfig extends Derive<CoreConfig, { transport: TcpSpec }> {}
+export interface TlsConfig extends Derive<CoreConfig, { transport: TlsSpec }> {}
+export interface CoreClientConfig extends Derive<CoreConfig, ClientDefaults> {}
+export interface TcpClientConfig extends Derive<TcpConfig, ClientDefaults> {}
+export interface TlsClientConfig extends Derive<TlsConfig, ClientDefaults> {}
+export interface DebugConfig extends Derive<CoreConfig, Debug> {}
+export interface DebugTcpConfig extends Derive<TcpConfig, Debug> {}
+export interface DebugTlsConfig extends Derive<TlsConfig, Debug> {}
+export interface MinimalConfig extends Derive<CoreConfig, Quiet> {}
+export interface MinimalTcpConfig extends Derive<TcpConfig, Quiet> {}
+export interface MinimalClientConfig extends Derive<CoreConfig, { logging: typeof quietLogging } & ClientDefaults> {}
+export interface MinimalTcpClientConfig extends Derive<TcpConfig, { logging: typeof quietLogging } & ClientDefaults> {}
+
+const core: CoreConfig = coreLiteral;
+const tcp: TcpConfig = extend(core, { transport: tcpTransport() });
+const tls: TlsConfig = extend(core, { transport: tlsTransport() });
 
 export const config = Object.freeze({
   /** Server over iostream (WebSocket++ config::core). */
@@ -83,19 +105,19 @@ export const config = Object.freeze({
   /** Server over TLS (config::asio_tls); needs a tlsInit handler. */
   tls,
   /** Client over iostream (config::core_client). */
-  coreClient: extend(core, clientDefaults),
+  coreClient: extend(core, clientDefaults) as CoreClientConfig,
   /** Client over TCP, ws:// URIs (config::asio_client). */
-  tcpClient: extend(tcp, clientDefaults),
+  tcpClient: extend(tcp, clientDefaults) as TcpClientConfig,
   /** Client over TLS, wss:// URIs (config::asio_tls_client). */
-  tlsClient: extend(tls, clientDefaults),
+  tlsClient: extend(tls, clientDefaults) as TlsClientConfig,
   /** Every log channel on, devel included (config::debug_core / debug_asio / debug_asio_tls). */
-  debug: extend(core, { logging: debugLogging }),
-  debugTcp: extend(tcp, { logging: debugLogging }),
-  debugTls: extend(tls, { logging: debugLogging }),
+  debug: extend(core, { logging: debugLogging }) as DebugConfig,
+  debugTcp: extend(tcp, { logging: debugLogging }) as DebugTcpConfig,
+  debugTls: extend(tls, { logging: debugLogging }) as DebugTlsConfig,
   /** Nothing logged, no extensions, no keep-alive: the smallest server (minimal_server). */
-  minimal: extend(core, { logging: quietLogging, keepAlive: false }),
-  minimalTcp: extend(tcp, { logging: quietLogging, keepAlive: false }),
+  minimal: extend(core, { logging: quietLogging, keepAlive: false }) as MinimalConfig,
+  minimalTcp: extend(tcp, { logging: quietLogging, keepAlive: false }) as MinimalTcpConfig,
   /** The smallest client (minimal_client). */
-  minimalClient: extend(core, { logging: quietLogging, ...clientDefaults }),
-  minimalTcpClient: extend(tcp, { logging: quietLogging, ...clientDefaults }),
+  minimalClient: extend(core, { logging: quietLogging, ...clientDefaults }) as MinimalClientConfig,
+  minimalTcpClient: extend(tcp, { logging: quietLogging, ...clientDefaults }) as MinimalTcpClientConfig,
 });

@@ -62,14 +62,17 @@ export interface PoolStats {
 export const STAT: { readonly [K in PoolStatField]: number } = Object.freeze(
   Object.fromEntries(POOL_STAT_FIELDS.map((f, i) => [f, i])) as { [K in PoolStatField]: number },
 );
-/** @internal */
-export const STAT_WIDTH = POOL_STAT_FIELDS.length;
+/**
+ * @internal Slots per endpoint row: 16 doubles = 128 bytes, so two workers' rows never
+ * share a cache line (each worker writes its row on every message).
+ */
+export const STAT_WIDTH = 16;
 
 /** @internal */
 export function readStats(view: Float64Array, index: number): EndpointStats {
   const out: Record<string, number> = {};
   const base = index * STAT_WIDTH;
-  for (let i = 0; i < STAT_WIDTH; i++) out[POOL_STAT_FIELDS[i]!] = view[base + i]!;
+  for (let i = 0; i < POOL_STAT_FIELDS.length; i++) out[POOL_STAT_FIELDS[i]!] = view[base + i]!;
   return out as EndpointStats;
 }
 
@@ -317,7 +320,7 @@ function deferred<T>(): Deferred<T> {
   return { promise, resolve, reject };
 }
 
-interface Record_ {
+interface ConnRecord {
   readonly id: number;
   readonly endpoint: PoolEndpoint;
   state: PoolConnectionState;
@@ -333,7 +336,7 @@ export class PoolEndpoint<M extends PoolModule = PoolModule> {
   /** @internal */
   readonly worker: Worker;
   /** @internal Connections created here that have not ended. */
-  readonly live = new Map<number, Record_>();
+  readonly live = new Map<number, ConnRecord>();
   /** @internal */
   alive = true;
   /** @internal */
@@ -368,7 +371,7 @@ export class PoolEndpoint<M extends PoolModule = PoolModule> {
     const parsed = parseWsUri(uri);
     if (parsed instanceof WsppError) return parsed;
     const id = this.pool.nextId();
-    const rec: Record_ = { id, endpoint: this as unknown as PoolEndpoint, state: 'connecting', didOpen: false, opened: deferred(), closed: deferred(), onNotify: options.onNotify };
+    const rec: ConnRecord = { id, endpoint: this as unknown as PoolEndpoint, state: 'connecting', didOpen: false, opened: deferred(), closed: deferred(), onNotify: options.onNotify };
     this.live.set(id, rec);
     this.pool.index.set(id, rec);
     this.post({ t: 'open', id, uri, cb: callbacks ?? 'default', data: options.data, headers: options.headers, protocols: options.subprotocols });
@@ -517,7 +520,7 @@ export class PoolEndpoint<M extends PoolModule = PoolModule> {
     }
   }
 
-  private end(rec: Record_, state: 'failed' | 'closed', info: PoolClosed): void {
+  private end(rec: ConnRecord, state: 'failed' | 'closed', info: PoolClosed): void {
     rec.state = state;
     this.live.delete(rec.id);
     this.pool.index.delete(rec.id);
@@ -568,7 +571,7 @@ export class EndpointPool<M extends PoolModule = PoolModule> extends EventEmitte
   /** Resolves once every worker has loaded the callbacks module; rejects with the first failure. */
   readonly ready: Promise<void>;
   /** @internal Every live connection by id, for the pool-level operations. */
-  readonly index = new Map<number, Record_>();
+  readonly index = new Map<number, ConnRecord>();
   /** @internal */
   stopping = false;
   private readonly eps: PoolEndpoint<M>[] = [];
