@@ -1,3 +1,6 @@
+import { deflate } from '../policies/extensions/deflate.js';
+import { disabled } from '../policies/extensions/disabled.js';
+import type { DeflateSpec } from '../policies/extensions/types.js';
 /**
  * Command-line options of the `wspp` command: a small strict flag parser (`--name value`,
  * `--name=value`, `--flag`), the per-command option specs that `--help` prints and that
@@ -131,17 +134,7 @@ export function parseCommandArgs(spec: CommandSpec, argv: readonly string[]): Pa
 
 // --- config hooks --------------------------------------------------------------------
 
-/**
- * What `--deflate` turns into. permessage-deflate (RFC 7692) is being built in
- * src/policies/extensions; until its `enabled` policy exists this hook adds nothing to the
- * config and says so (`available: false`), so the commands accept the flag today and start
- * negotiating the extension the day the hook returns
- * `{ extensions: { permessageDeflate: deflate.enabled() } }`.
- */
-export function deflateConfig(requested: boolean): { readonly overrides: {}; readonly available: boolean } {
-  void requested;
-  return { overrides: {}, available: false };
+/** What `--deflate` turns into: the config overrides that enable permessage-deflate (or not). */
+export function deflateConfig(requested: boolean): { readonly extensions: { readonly permessageDeflate: DeflateSpec } } {
+  return { extensions: { permessageDeflate: requested ? deflate() : disabled } };
 }
-
-/** The line a command prints (to stderr) when --deflate was asked for but is not available yet. */
-export const DEFLATE_UNAVAILABLE = 'permessage-deflate is not available in this build yet: running without it';

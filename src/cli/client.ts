@@ -25,7 +25,7 @@ import { Opcode, type DataOpcode } from '../protocol/constants.js';
 import { errorMessage, WsppError } from '../protocol/errors.js';
 import { Client } from '../roles/client.js';
 import { parseWsUri } from '../uri.js';
-import { boolFlag, deflateConfig, DEFLATE_UNAVAILABLE, stringFlag, UsageError, type CommandSpec, type ParsedArgs } from './args.js';
+import { boolFlag, deflateConfig, stringFlag, UsageError, type CommandSpec, type ParsedArgs } from './args.js';
 
 // --- the endpoints: one id space over a tcp client and a tls client -------------------
 
@@ -72,7 +72,7 @@ function endpointOverrides(options: DualClientOptions) {
     ? { access: logging.stream(process.stderr, ['access_core']), error: logging.stream(process.stderr, ['all']) }
     : { access: logging.stub(), error: logging.stub() };
   return {
-    ...deflateConfig(options.deflate === true).overrides,
+    ...deflateConfig(options.deflate === true),
     logging: log,
     maxMessageSize: options.maxMessageSize ?? 32_000_000,
   };
@@ -461,8 +461,11 @@ export class UtilityClient {
     let eof = false;
 
     return new Promise<number>((resolve) => {
+      let stopping = false;
       const onSignal = (): void => void stop(true);
       const stop = async (interrupted: boolean): Promise<void> => {
+        if (stopping) return;
+        stopping = true;
         if (interrupted && this.tty && this.promptShown) this.out.write('\n');
         this.promptShown = false;
         await this.quit();
@@ -686,7 +689,7 @@ open connection with 1001 (Going away) and exits 0.`,
     { name: 'no-wait', kind: 'boolean', help: 'return to the prompt at once, even with stdin piped' },
     { name: 'insecure', kind: 'boolean', help: 'wss://: do not verify server certificates' },
     { name: 'ca', kind: 'string', value: 'FILE', help: 'wss://: trust the CA certificates in this PEM file' },
-    { name: 'deflate', kind: 'boolean', help: 'offer permessage-deflate (not available yet: accepted, no effect)' },
+    { name: 'deflate', kind: 'boolean', help: 'offer permessage-deflate (RFC 7692)' },
     { name: 'verbose', kind: 'boolean', help: 'log connections and errors to stderr' },
   ],
 };
@@ -706,7 +709,6 @@ export function clientOptionsFromArgs(args: ParsedArgs): UtilityClientOptions {
     }
   }
   const deflate = boolFlag(args, 'deflate');
-  if (deflate && !deflateConfig(true).available) process.stderr.write(`wspp: --deflate: ${DEFLATE_UNAVAILABLE}\n`);
   return {
     ...(wait ? { wait: true } : noWait ? { wait: false } : {}),
     ...(ca === undefined ? {} : { ca }),

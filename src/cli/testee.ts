@@ -6,8 +6,7 @@
  *   `/getCaseCount` (a text message), run each case at `/runCase?case=N&agent=NAME`
  *   echoing every message until the server closes, then `/updateReports?agent=NAME`.
  *
- * `--deflate` goes through deflateConfig (see args.ts): accepted today, effective once
- * the permessage-deflate policy lands.
+ * `--deflate` turns permessage-deflate on (see deflateConfig in args.ts).
  */
 import type { ConnectionHdl } from '../handle.js';
 import { config, extend } from '../config/index.js';
@@ -16,14 +15,13 @@ import { closeCodeName } from '../protocol/close.js';
 import { WsppError } from '../protocol/errors.js';
 import { Server } from '../roles/server.js';
 import { parseWsUri } from '../uri.js';
-import { boolFlag, deflateConfig, DEFLATE_UNAVAILABLE, intFlag, stringFlag, UsageError, type CommandSpec, type ParsedArgs } from './args.js';
+import { boolFlag, deflateConfig, intFlag, stringFlag, UsageError, type CommandSpec, type ParsedArgs } from './args.js';
 import { DualClient, type ReceivedMessage } from './client.js';
 
 /** Autobahn's largest messages are 16 MiB; leave room. */
 const TESTEE_MAX_MESSAGE = 64 * 1024 * 1024;
 
 function announceDeflate(requested: boolean): void {
-  if (requested && !deflateConfig(true).available) process.stderr.write(`wspp: --deflate: ${DEFLATE_UNAVAILABLE}\n`);
 }
 
 function logFor(verbose: boolean) {
@@ -44,7 +42,7 @@ SIGINT or SIGTERM stops it.`,
   options: [
     { name: 'port', kind: 'port', value: 'P', help: 'port to listen on (default 9002; 0 picks a free one)' },
     { name: 'host', kind: 'string', value: 'H', help: 'address to listen on (default 127.0.0.1)' },
-    { name: 'deflate', kind: 'boolean', help: 'enable permessage-deflate (not available yet: accepted, no effect)' },
+    { name: 'deflate', kind: 'boolean', help: 'enable permessage-deflate (RFC 7692)' },
     { name: 'verbose', kind: 'boolean', help: 'log connections and errors to stderr' },
   ],
 };
@@ -56,7 +54,7 @@ export async function runTesteeServer(args: ParsedArgs): Promise<number> {
   announceDeflate(deflate);
   const server = new Server(
     extend(config.tcp, {
-      ...deflateConfig(deflate).overrides,
+      ...deflateConfig(deflate),
       logging: logFor(boolFlag(args, 'verbose')),
       registry: true,
       keepAlive: false,
@@ -91,7 +89,7 @@ the report update worked (whatever the cases' verdicts), 1 otherwise.`,
   options: [
     { name: 'url', kind: 'string', value: 'URL', help: 'the fuzzing server, e.g. ws://127.0.0.1:9001 (required)' },
     { name: 'agent', kind: 'string', value: 'NAME', help: 'the agent name in the reports (default "wspp")' },
-    { name: 'deflate', kind: 'boolean', help: 'offer permessage-deflate (not available yet: accepted, no effect)' },
+    { name: 'deflate', kind: 'boolean', help: 'offer permessage-deflate (RFC 7692)' },
     { name: 'verbose', kind: 'boolean', help: 'log connections and errors to stderr' },
   ],
 };

@@ -451,10 +451,11 @@ abstract class Processor implements ReceiverEvents {
     // Nothing after the close frame is read.
     this.parser.fail();
     if (!this.closeSent && this.state === 'open') {
-      // Echo the peer's code (RFC 6455 5.5.1); no status is answered with no status.
+      // Echo the peer's code and reason (RFC 6455 5.5.1, as WebSocket++ does); no status
+      // is answered with no status.
       this.localCloseCode = parsed.code;
-      this.localCloseReason = '';
-      const answer = parsed.code === 1005 ? EMPTY : buildClosePayload(parsed.code, '');
+      this.localCloseReason = parsed.code === 1005 ? '' : parsed.reason;
+      const answer = parsed.code === 1005 ? EMPTY : buildClosePayload(parsed.code, parsed.reason);
       this.sendClose(answer instanceof WsppError ? EMPTY : answer);
     }
     this.finish();

@@ -96,7 +96,8 @@ describe.each([
     await opened.promise;
     p.cCon.close(4100, 'bye');
     expect(await sClosed.promise).toEqual([4100, 4100, 'bye']);
-    expect(await cClosed.promise).toEqual([4100, 4100, '']);
+    // The server echoes the code and the reason (WebSocket++ does too).
+    expect(await cClosed.promise).toEqual([4100, 4100, 'bye']);
     expect(p.server.connectionCount).toBe(0);
     expect(p.client.connectionCount).toBe(0);
   });
