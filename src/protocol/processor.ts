@@ -248,6 +248,10 @@ abstract class Processor implements ReceiverEvents {
   send(opcode: DataOpcode, payload: Uint8Array | string, compress?: boolean): WsppError | undefined {
     if (this.state !== 'open') return new WsppError('websocket.invalid_state', `cannot send while ${this.state}`);
     if (this.sendingFragmented !== 0) return new WsppError('websocket.invalid_state', 'a fragmented message is being sent');
+    // Text from bytes must be UTF-8 (strings always encode to valid UTF-8).
+    if (opcode === Opcode.Text && typeof payload !== 'string' && !isValidUtf8(payload)) {
+      return new WsppError('processor.invalid_payload', 'a text message must be valid UTF-8');
+    }
     const codec = this.codec;
     if (codec !== undefined && compress !== false) {
       const bytes = typeof payload === 'string' ? Buffer.from(payload) : payload;
@@ -315,7 +319,11 @@ abstract class Processor implements ReceiverEvents {
   }
 
   /** Frame a message once for many connections (see `sendPrepared`). */
+  /** Throws `processor.invalid_payload` for text bytes that are not UTF-8. */
   static prepare(opcode: DataOpcode, payload: Uint8Array | string): PreparedMessage {
+    if (opcode === Opcode.Text && typeof payload !== 'string' && !isValidUtf8(payload)) {
+      throw new WsppError('processor.invalid_payload', 'a text message must be valid UTF-8');
+    }
     return { opcode, payload: typeof payload === 'string' ? Buffer.from(payload) : payload, framed: undefined };
   }
 
