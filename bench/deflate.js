@@ -20,7 +20,7 @@ const hasTaskset = (() => {
 
 const SERVERS = {
   wspp: ['dist/cli/main.js', 'echo', '--port', '0', '--deflate'],
-  ws: ['bench/servers/ws-deflate-echo.js'],
+  ws: ['bench/servers/ws-echo.js', '--port', '0', '--deflate'],
 };
 
 function jsonLike(n) {

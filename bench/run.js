@@ -1,8 +1,9 @@
 // `npm run bench`: every benchmark side by side with ws in the same run, as ratios.
-// Usage: node bench/run.js [suite...]   (suites: parser, echo)   env BENCH_SECONDS=1 (echo: 3)
+// Usage: node bench/run.js [suite...]   (suites: parser, echo, deflate)   env BENCH_SECONDS=1 (echo: 3)
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { echoSuite } from './echo.js';
+import { deflateSuite } from './deflate.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const seconds = Number(process.env.BENCH_SECONDS ?? '1');
@@ -66,7 +67,7 @@ function parserSuite() {
   );
 }
 
-const suites = { parser: parserSuite, echo: echoSuite };
+const suites = { parser: parserSuite, echo: echoSuite, deflate: deflateSuite };
 for (const name of wanted) {
   if (!(name in suites)) {
     console.error(`unknown suite "${name}" (suites: ${Object.keys(suites).join(', ')})`);
