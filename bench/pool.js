@@ -4,14 +4,17 @@
 // connection keeps `window` messages in flight and answers each echo with the next message
 // from its worker's callback (no message crosses threads: the main thread only reads the
 // shared stats). The per-message client work is part of the load:
-//   json  a ~0.5 KB order-book update; the callback parses it lazily (msg.json()) and sums it
-//         (the seed's on_msg with its per-thread JSON parser) — the default;
+//   json  a 320-byte order-book update (BENCH_POOL_DEPTH=10 levels a side); the callback parses
+//         it lazily (msg.json()) and sums it (the seed's on_msg with its per-thread JSON parser);
 //   none  16-byte messages and nothing else: WebSocket framing alone.
 //
 //   node bench/pool.js                 (or: node bench/run.js pool, with its suite line added)
 //   env BENCH_SECONDS=3     measured seconds per run (after 1 s of warm-up)   BENCH_ROUNDS=2  best of
-//       BENCH_POOL_CONNS=64 connections in all      BENCH_POOL_WINDOW=8   messages in flight per connection
+//       BENCH_POOL_CONNS=64 connections in all      BENCH_POOL_WINDOW=32  messages in flight per connection
 //       BENCH_POOL_WORK=json,none                   BENCH_POOL_SIZE=N     the pool's size (default: all cores)
+// On a machine with few cores the echo server shares them with the pool: the "CPU bound" column
+// is the ratio the measured CPU per message allows there (for 2 cores: 2c / (c + s) at best, with
+// c and s the client's and the server's CPU per message); framing alone (c ≈ s) cannot scale then.
 //
 // This file is also the pool's callbacks module: the workers import it (a module's top level
 // must not start the benchmark in a worker, hence the isMainThread check).
@@ -137,7 +140,7 @@ async function run(echo, { size, conns, window, work, depth, seconds }) {
 export async function poolSuite() {
   const seconds = Number(process.env.BENCH_SECONDS ?? '3');
   const conns = Number(process.env.BENCH_POOL_CONNS ?? '64');
-  const window = Number(process.env.BENCH_POOL_WINDOW ?? '8');
+  const window = Number(process.env.BENCH_POOL_WINDOW ?? '32');
   const size = Number(process.env.BENCH_POOL_SIZE ?? String(availableParallelism()));
   const works = (process.env.BENCH_POOL_WORK ?? 'json,none').split(',');
   const depth = Number(process.env.BENCH_POOL_DEPTH ?? '10');
@@ -156,18 +159,24 @@ export async function poolSuite() {
         process.stderr.write(`\r\x1b[K  pool: ${work}, round ${r + 1}/${rounds}, ${size} endpoints`);
         many = better(many, await run(echo, { size, conns, window, work, depth, seconds }));
       }
-      rows.push({ work, one, many, ratio: many.rate / one.rate });
+      // What the CPU allows on this machine, from the measured CPU per message: a run can go no
+      // faster than its client threads (c us/msg each), the one-core echo server (s), or all
+      // cores shared by both (c + s per message).
+      const cores = availableParallelism();
+      const cap = (r, threads) => Math.min(threads / r.clientUsPerMsg, 1 / r.serverUsPerMsg, cores / (r.clientUsPerMsg + r.serverUsPerMsg));
+      rows.push({ work, one, many, ratio: many.rate / one.rate, bound: cap(many, size) / cap(one, 1) });
     }
   } finally {
     await echo.stop();
     process.stderr.write('\r\x1b[K');
   }
-  const head = ['client work', '1 endpoint msg/s', `${size} endpoints msg/s`, 'ratio', 'client us/msg (1 / N)', 'server us/msg (1 / N)', 'server cores (1 / N)', 'client cores (1 / N)'];
+  const head = ['client work', '1 endpoint msg/s', `${size} endpoints msg/s`, 'ratio', 'CPU bound', 'client us/msg (1 / N)', 'server us/msg (1 / N)', 'server cores (1 / N)', 'client cores (1 / N)'];
   const table = rows.map((r) => [
     r.work,
     fmt(r.one.rate),
     fmt(r.many.rate),
     `${r.ratio.toFixed(2)}x`,
+    `${r.bound.toFixed(2)}x`,
     `${r.one.clientUsPerMsg.toFixed(2)} / ${r.many.clientUsPerMsg.toFixed(2)}`,
     `${r.one.serverUsPerMsg.toFixed(2)} / ${r.many.serverUsPerMsg.toFixed(2)}`,
     `${r.one.serverCores.toFixed(2)} / ${r.many.serverCores.toFixed(2)}`,
@@ -181,6 +190,7 @@ export async function poolSuite() {
   console.log(line(head));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const r of table) console.log(line(r));
+  console.log('CPU bound: the ratio the measured CPU per message allows on this machine (the echo server shares the cores).');
   for (const r of rows) {
     if (r.one.errors + r.many.errors > 0) console.log(`  (${r.work}: ${r.one.errors + r.many.errors} send errors)`);
   }

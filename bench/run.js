@@ -1,9 +1,10 @@
 // `npm run bench`: every benchmark side by side with ws in the same run, as ratios.
-// Usage: node bench/run.js [suite...]   (suites: parser, echo, deflate)   env BENCH_SECONDS=1 (echo: 3)
+// Usage: node bench/run.js [suite...]   (suites: parser, echo, deflate, pool)   env BENCH_SECONDS=1 (echo: 3)
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { echoSuite } from './echo.js';
 import { deflateSuite } from './deflate.js';
+import { poolSuite } from './pool.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const seconds = Number(process.env.BENCH_SECONDS ?? '1');
@@ -67,7 +68,7 @@ function parserSuite() {
   );
 }
 
-const suites = { parser: parserSuite, echo: echoSuite, deflate: deflateSuite };
+const suites = { parser: parserSuite, echo: echoSuite, deflate: deflateSuite, pool: poolSuite };
 for (const name of wanted) {
   if (!(name in suites)) {
     console.error(`unknown suite "${name}" (suites: ${Object.keys(suites).join(', ')})`);

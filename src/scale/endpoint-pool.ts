@@ -18,9 +18,10 @@
  * Workers load the built files: the worker entry is `pool-worker.js` beside this module.
  */
 import { EventEmitter } from 'node:events';
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve as resolvePath } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { Config } from '../config/types.js';
 import type { DataOpcode } from '../protocol/constants.js';
@@ -511,7 +512,7 @@ export class PoolEndpoint<M extends PoolModule = PoolModule> {
           this.pool.workerReady(this.index, undefined);
           break;
         case 'fatal':
-          this.pool.workerReady(this.index, new WsppError('websocket.endpoint_unavailable', `endpoint ${this.index}: ${ev.message}`));
+          this.pool.workerReady(this.index, ev.message);
           break;
         case 'down':
           this.down?.resolve();
@@ -594,6 +595,9 @@ export class EndpointPool<M extends PoolModule = PoolModule> extends EventEmitte
     this.ready = this.readyState.promise;
     this.pendingReady = size;
     const entry = new URL('./pool-worker.js', import.meta.url);
+    if (entry.protocol === 'file:' && !existsSync(entry)) {
+      throw new WsppError('websocket.endpoint_unavailable', `the pool's worker entry ${fileURLToPath(entry)} is missing: EndpointPool runs from the built library (npm run build, and import it from dist/)`);
+    }
     const href = moduleHref(options.module);
     for (let i = 0; i < size; i++) {
       const workerData: PoolWorkerData = { index: i, size, module: href, init: options.context, stats: shared };
@@ -740,10 +744,10 @@ export class EndpointPool<M extends PoolModule = PoolModule> extends EventEmitte
   }
 
   /** @internal */
-  workerReady(index: number, error: WsppError | undefined): void {
-    if (error !== undefined) {
+  workerReady(index: number, failure: string | undefined): void {
+    if (failure !== undefined) {
       const ep = this.eps[index];
-      if (ep !== undefined) this.workerLost(ep, error.message);
+      if (ep !== undefined) this.workerLost(ep, failure);
       return;
     }
     if (--this.pendingReady === 0) this.readyState.resolve();
@@ -758,7 +762,7 @@ export class EndpointPool<M extends PoolModule = PoolModule> extends EventEmitte
 
   private workerLost(ep: PoolEndpoint<M>, why: string): void {
     if (!ep.alive) return;
-    const error = new WsppError('websocket.endpoint_unavailable', why.startsWith('endpoint ') ? why : `endpoint ${ep.index}: ${why}`);
+    const error = new WsppError('websocket.endpoint_unavailable', `endpoint ${ep.index}: ${why}`);
     ep.lost(error);
     void ep.worker.terminate();
     if (this.pendingReady > 0) {
