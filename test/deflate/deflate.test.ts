@@ -270,3 +270,78 @@ describe('permessage-deflate: idle compression contexts', () => {
     client.codec.close();
   });
 });
+
+describe('permessage-deflate: the payloads of RFC 7692 section 7.2.3', () => {
+  const hello = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]; // 7.2.3.1: "Hello", one compressed block
+  const mask = Uint8Array.of(1, 2, 3, 4);
+
+  /** A server recording the texts it receives; frames sent on a raw connection that offered permessage-deflate. */
+  async function rawSession() {
+    const { port, server } = await echoServer();
+    const texts: string[] = [];
+    const ends: string[] = [];
+    server.setMessageHandler((_hdl, msg) => void texts.push(msg.text));
+    server.setCloseHandler((_hdl, con) => void ends.push(`${con.getLocalCloseCode()} ${con.getEc()?.code ?? ''}`.trim()));
+    const socket = net.connect(port, '127.0.0.1');
+    cleanups.push(() => socket.destroy());
+    socket.on('data', () => undefined);
+    socket.write('GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n');
+    const send = (frames: [opcode: number, payload: number[], options?: { fin?: boolean; rsv1?: boolean }][]) => {
+      for (const [opcode, payload, o = {}] of frames) socket.write(encodeFrame(opcode, Uint8Array.from(payload), { fin: o.fin ?? true, rsv: o.rsv1 === false ? 0 : 0x40, maskKey: mask }));
+    };
+    const received = async (n: number) => {
+      for (let i = 0; i < 400 && texts.length < n && ends.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+      return { texts, ends };
+    };
+    return { send, received };
+  }
+
+  it('7.2.3.1 (whole and fragmented), 7.2.3.2 (sharing the window), 7.2.3.3, 7.2.3.5, 7.2.3.6, on one connection', async () => {
+    const { send, received } = await rawSession();
+    send([[1, hello]]); // 7.2.3.1
+    send([[1, [0xf2, 0x00, 0x11, 0x00, 0x00]]]); // 7.2.3.2: "Hello" again, from the window
+    send([[1, [0xf2, 0x48, 0xcd], { fin: false }], [0, [0xc9, 0xc9, 0x07, 0x00], { rsv1: false }]]); // 7.2.3.1 fragmented
+    send([[1, [0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00]]]); // 7.2.3.3: a block with no compression
+    send([[1, [0xf2, 0x48, 0x05, 0x00, 0x00, 0x00, 0xff, 0xff, 0xca, 0xc9, 0xc9, 0x07, 0x00]]]); // 7.2.3.5: two blocks
+    send([[1, [0x00]]]); // 7.2.3.6: an empty message
+    expect(await received(6)).toEqual({ texts: ['Hello', 'Hello', 'Hello', 'Hello', 'Hello', ''], ends: [] });
+  });
+
+  // After a message flushed with a BFINAL=1 block (RFC 7692 7.2.3.4, which senders "can
+  // choose") the DEFLATE stream has ended: the next message starts a new stream, seeded
+  // with the window so that it may still refer back (as 7.2.3.2's second message does).
+  it('7.2.3.4: a message flushed with a BFINAL block decodes, and so do the messages after it', async () => {
+    const { send, received } = await rawSession();
+    const bfinal = [0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00];
+    send([[1, bfinal]]);
+    send([[1, hello]]);
+    send([[1, bfinal]]);
+    send([[1, [0xf2, 0x00, 0x11, 0x00, 0x00]]]); // 7.2.3.2: "Hello" as a back-reference into the window
+    expect(await received(4)).toEqual({ texts: ['Hello', 'Hello', 'Hello', 'Hello'], ends: [] });
+  });
+});
+
+describe('permessage-deflate: the compression context budget', () => {
+  it('keeps at most maxCompressors contexts, releasing the least recently used', async () => {
+    const { DeflateRuntime } = await import('../../src/policies/extensions/deflate.js');
+    const rt = new DeflateRuntime(deflate({ maxCompressors: 2, idleRelease: 0, threshold: 0 }));
+    const codecs = [0, 1, 2].map(() => {
+      const choice = rt.choose('permessage-deflate');
+      if (choice === undefined || choice instanceof WsppError) throw new Error('negotiation failed');
+      return choice.codec;
+    });
+    const compress = (i: number) => new Promise<Uint8Array>((resolve, reject) => codecs[i]!.compress(Buffer.from(jsonLike(3000)), (err, out) => (err ? reject(err) : resolve(out!))));
+    const live = () => codecs.map((c) => (c as unknown as { deflater: unknown }).deflater !== undefined);
+    await compress(0);
+    await compress(1);
+    expect(live()).toEqual([true, true, false]);
+    await compress(2);
+    expect(live()).toEqual([false, true, true]);
+    expect(rt.compressors.size).toBe(2);
+    await compress(1); // 1 becomes the most recent: 2 is the next to go
+    await compress(0);
+    expect(live()).toEqual([true, true, false]);
+    for (const c of codecs) c.close();
+    expect(rt.compressors.size).toBe(0);
+  });
+});

@@ -2,7 +2,10 @@
  * Chromium (Debian's, driven by playwright-core) against the wspp server: a page's
  * `new WebSocket(...)` over ws:// and wss:// (self-signed certificate, accepted with
  * --ignore-certificate-errors). Browsers send every message whole, cannot ping, and may
- * close with 1000 or 3000-4999 only: those features are n/a.
+ * close with 1000 or 3000-4999 only: those features are n/a. Chromium always offers
+ * permessage-deflate ("permessage-deflate; client_max_window_bits") and compresses every
+ * message once it is agreed: in deflate=on the wspp server enables the extension and the
+ * wire tap (a TLS-terminating one for wss://) sees the page's messages arrive compressed.
  */
 import { clientPeerSuite, type ClientPeer, type ClientPeerCaps, type ClientRunOptions } from './matrix.js';
 import { chromiumMissing, launchChromium, type Browser } from './peers.js';
@@ -17,6 +20,19 @@ const PAGE_RUNNER = String.raw`async ({ url, protocols, steps }) => {
   const enc = new TextEncoder();
   const generate = (kind, size) => {
     if (kind === 'text') return UNIT.repeat(Math.floor(size / 10)) + 'x'.repeat(size % 10);
+    if (kind === 'random') {
+      // xorshift32 from 0x9e3779b9, each state 4 bytes little-endian (protocol.ts).
+      const words = new DataView(new ArrayBuffer(Math.ceil(size / 4) * 4));
+      let x = 0x9e3779b9;
+      for (let i = 0; i < words.byteLength; i += 4) {
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        x >>>= 0;
+        words.setUint32(i, x, true);
+      }
+      return new Uint8Array(words.buffer, 0, size);
+    }
     const out = new Uint8Array(size);
     for (let i = 0; i < size; i++) out[i] = (i * 31 + 7) & 0xff;
     return out;
@@ -106,6 +122,11 @@ const caps: ClientPeerCaps = {
   noStatusClose: true,
   noSubprotocolSelected: 'fails',
   offersDeflate: true, // always
+  deflate: true,
+  deflateOffer: 'permessage-deflate; client_max_window_bits',
+  deflateParams: 'a page cannot choose: Chromium always offers "permessage-deflate; client_max_window_bits"',
+  compressesFragments: 'the WebSocket API sends each message whole',
+  contextTakeover: true,
 };
 
 const unavailable = chromiumMissing();

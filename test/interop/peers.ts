@@ -54,6 +54,7 @@ export function pythonMissing(): string | undefined {
 export function websocketppMissing(): string | undefined {
   const missing: string[] = [];
   if (!existsSync('/usr/include/websocketpp/version.hpp')) missing.push('WebSocket++ headers not found — install the Debian package: apt-get install -y libwebsocketpp-dev');
+  if (!existsSync('/usr/include/zlib.h')) missing.push('zlib headers not found (the permessage-deflate build) — install the Debian package: apt-get install -y zlib1g-dev');
   if (!existsSync('/usr/include/boost/asio.hpp')) missing.push('Boost.Asio headers not found — install the Debian package: apt-get install -y libboost-system-dev');
   if (spawnSync('g++', ['--version'], { stdio: 'ignore' }).status !== 0) missing.push('g++ not found — install the Debian package: apt-get install -y g++');
   return report('WebSocket++', missing.length === 0 ? undefined : missing.join('; '));
@@ -62,30 +63,38 @@ export function websocketppMissing(): string | undefined {
 // --- WebSocket++ build ------------------------------------------------------------------------
 
 const CXX_FLAGS = ['-std=c++14', '-O2', '-pthread'];
+/** The permessage-deflate build: permessage_deflate::enabled configs, linked with zlib. */
+const DEFLATE_FLAGS = ['-DWSPP_PEER_DEFLATE'];
+const DEFLATE_LIBS = ['-lz'];
 
-let building: Promise<string> | undefined;
+const building = new Map<string, Promise<string>>();
 
 /**
- * Compile peers/wspp_peer.cpp once; the binary is cached under
- * node_modules/.cache/wspp-interop/ keyed by a hash of the source and flags. Asynchronous
+ * Compile peers/wspp_peer.cpp once per build (plain, or `deflate`: -DWSPP_PEER_DEFLATE
+ * with zlib); each binary is cached under node_modules/.cache/wspp-interop/ keyed by a
+ * hash of the source and flags (wspp_peer-HASH, wspp_peer-deflate-HASH). Asynchronous
  * (g++ takes 15-30 s here): the test worker stays responsive meanwhile.
  */
-export function buildWebsocketppPeer(): Promise<string> {
-  building ??= build();
-  return building;
+export function buildWebsocketppPeer(options: { deflate?: boolean } = {}): Promise<string> {
+  const key = options.deflate === true ? 'deflate' : 'plain';
+  let b = building.get(key);
+  if (b === undefined) building.set(key, (b = build(options.deflate === true)));
+  return b;
 }
 
-async function build(): Promise<string> {
+async function build(deflate: boolean): Promise<string> {
   const source = join(PEERS_DIR, 'wspp_peer.cpp');
-  const hash = createHash('sha256').update(readFileSync(source)).update(CXX_FLAGS.join(' ')).digest('hex').slice(0, 16);
+  const flags = deflate ? [...CXX_FLAGS, ...DEFLATE_FLAGS] : CXX_FLAGS;
+  const libs = deflate ? DEFLATE_LIBS : [];
+  const hash = createHash('sha256').update(readFileSync(source)).update([...flags, ...libs].join(' ')).digest('hex').slice(0, 16);
   const dir = join(ROOT, 'node_modules', '.cache', 'wspp-interop');
-  const binary = join(dir, `wspp_peer-${hash}`);
+  const binary = join(dir, `wspp_peer-${deflate ? 'deflate-' : ''}${hash}`);
   if (existsSync(binary)) return binary;
   mkdirSync(dir, { recursive: true });
   const temp = `${binary}.${process.pid}.tmp`;
   const started = Date.now();
   const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-    const child = spawn('g++', [...CXX_FLAGS, '-o', temp, source], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn('g++', [...flags, '-o', temp, source, ...libs], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
     child.on('close', (c) => resolve({ code: c, stderr: err }));
@@ -95,7 +104,7 @@ async function build(): Promise<string> {
     throw new Error(`g++ failed to build the WebSocket++ peer:\n${stderr}`);
   }
   renameSync(temp, binary);
-  console.info(`[interop] built the WebSocket++ peer in ${((Date.now() - started) / 1000).toFixed(1)} s: ${binary}`);
+  console.info(`[interop] built the WebSocket++ peer${deflate ? ' (permessage-deflate)' : ''} in ${((Date.now() - started) / 1000).toFixed(1)} s: ${binary}`);
   return binary;
 }
 
@@ -140,7 +149,7 @@ export async function childServerPeer(command: string, args: string[]): Promise<
   children.add(child);
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const opens = new Map<string, Deferred<{ subprotocol: string }>>();
+  const opens = new Map<string, Deferred<{ subprotocol: string; extensions: string }>>();
   const closes = new Map<string, Deferred<CloseView>>();
   const slot = <T>(map: Map<string, Deferred<T>>, path: string): Deferred<T> => {
     let d = map.get(path);
@@ -162,7 +171,7 @@ export async function childServerPeer(command: string, args: string[]): Promise<
       return;
     }
     if (ev.event === 'listening') listening.resolve(Number(ev.port));
-    else if (ev.event === 'open') slot(opens, unhex(String(ev.path))).resolve({ subprotocol: unhex(String(ev.subprotocol ?? '')) });
+    else if (ev.event === 'open') slot(opens, unhex(String(ev.path))).resolve({ subprotocol: unhex(String(ev.subprotocol ?? '')), extensions: unhex(String(ev.extensions ?? '')) });
     else if (ev.event === 'close') slot(closes, unhex(String(ev.path))).resolve(closeViewOf(ev));
   });
   const port = await listening.promise;

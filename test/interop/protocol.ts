@@ -9,16 +9,25 @@ import { createHash } from 'node:crypto';
 export const KiB = 1024;
 export const MiB = 1024 * 1024;
 
-export type Kind = 'text' | 'binary';
+/**
+ * text and binary: the generated, compressible payloads; random: incompressible binary
+ * (xorshift32 bytes), the same in every peer so both sides can check it.
+ */
+export type Kind = 'text' | 'binary' | 'random';
 
 /** 1 + 2 + 3 + 4 UTF-8 bytes: every text message crosses 4-byte code points. */
 const UNIT = 'a\u00e9\u20ac\u{1F600}';
 
 const cache = new Map<string, Buffer>();
 
+/** The first state of the `random` kind's xorshift32 generator. */
+export const RANDOM_SEED = 0x9e3779b9;
+
 /**
  * The generated payload of a kind and size, as bytes. Text repeats "aé€😀" and pads
- * with "x" (valid UTF-8 of exactly `size` bytes); binary byte i is (i * 31 + 7) & 0xff.
+ * with "x" (valid UTF-8 of exactly `size` bytes); binary byte i is (i * 31 + 7) & 0xff;
+ * random is xorshift32 (x ^= x << 13; x ^= x >>> 17; x ^= x << 5, from RANDOM_SEED),
+ * each state written as 4 bytes little-endian, cut to `size` bytes.
  */
 export function generate(kind: Kind, size: number): Buffer {
   const key = `${kind}:${size}`;
@@ -26,6 +35,17 @@ export function generate(kind: Kind, size: number): Buffer {
   if (out === undefined) {
     if (kind === 'text') {
       out = Buffer.from(UNIT.repeat(Math.floor(size / 10)) + 'x'.repeat(size % 10), 'utf8');
+    } else if (kind === 'random') {
+      const words = Buffer.allocUnsafe(Math.ceil(size / 4) * 4);
+      let x = RANDOM_SEED;
+      for (let i = 0; i < words.length; i += 4) {
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        x >>>= 0;
+        words.writeUInt32LE(x, i);
+      }
+      out = words.subarray(0, size);
     } else {
       out = Buffer.allocUnsafe(size);
       for (let i = 0; i < size; i++) out[i] = (i * 31 + 7) & 0xff;
@@ -85,9 +105,55 @@ export interface CloseView {
   localReason?: string;
 }
 
+/** The opcode a kind is sent with. */
+export const opcodeOf = (kind: Kind): 1 | 2 => (kind === 'text' ? 1 : 2);
+
+// --- permessage-deflate ---------------------------------------------------------------------
+
+/** Parameters a peer can be asked to offer (client) or to require (server), RFC 7692 7.1. */
+export interface DeflateParams {
+  serverNoContextTakeover?: boolean;
+  clientNoContextTakeover?: boolean;
+  serverMaxWindowBits?: number;
+  clientMaxWindowBits?: number;
+}
+
+/** The parameters in force on a connection (the shape of wspp's `con.extensions.permessageDeflate`). */
+export interface Agreement {
+  serverNoContextTakeover: boolean;
+  clientNoContextTakeover: boolean;
+  serverMaxWindowBits: number;
+  clientMaxWindowBits: number;
+}
+
+/**
+ * A server's Sec-WebSocket-Extensions answer as the agreement it makes (independent of
+ * wspp's parser): undefined when it names no permessage-deflate.
+ */
+export function agreementOf(header: string): Agreement | undefined {
+  const element = header
+    .split(',')
+    .map((e) => e.split(';').map((p) => p.trim()))
+    .find((e) => e[0]?.toLowerCase() === 'permessage-deflate');
+  if (element === undefined) return undefined;
+  const params = new Map(
+    element.slice(1).map((p) => {
+      const [name = '', value = ''] = p.split('=').map((v) => v.trim().replace(/^"|"$/g, ''));
+      return [name.toLowerCase(), value] as const;
+    }),
+  );
+  const bits = (name: string): number => (params.get(name) ? Number(params.get(name)) : 15);
+  return {
+    serverNoContextTakeover: params.has('server_no_context_takeover'),
+    clientNoContextTakeover: params.has('client_no_context_takeover'),
+    serverMaxWindowBits: bits('server_max_window_bits'),
+    clientMaxWindowBits: bits('client_max_window_bits'),
+  };
+}
+
 /** Everything a client peer reports about one run of a script. */
 export interface PeerRun {
-  /** extensions: the Sec-WebSocket-Extensions the peer agreed to ('' for none), where it tells. */
+  /** extensions: the server's Sec-WebSocket-Extensions answer as the peer read it ('' for none). */
   open: { subprotocol: string; extensions?: string } | undefined;
   steps: StepResult[];
   closed: CloseView | undefined;

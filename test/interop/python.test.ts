@@ -3,18 +3,32 @@
  * child process: peers/py_peer.py as the client of the wspp server (one process per
  * script) and as the server of the wspp client. Its limits are raised (max_size 64 MiB)
  * so that 16 MiB messages pass; it fragments messages given as lists (text cut between
- * code points); it cannot close without a status code.
+ * code points); it cannot close without a status code. With permessage-deflate (--deflate
+ * and the --deflate-* parameter flags) it compresses every message, fragments too; its
+ * server's defaults answer with 12-bit windows both ways.
  */
 import { join } from 'node:path';
 import { useCleanup } from '../integration/helpers.js';
 import { clientPeerSuite, serverPeerSuite } from './matrix.js';
 import { PEERS_DIR, PYTHON, childClientPeer, childServerPeer, pythonMissing } from './peers.js';
+import type { DeflateParams } from './protocol.js';
 
 useCleanup();
 
 const script = join(PEERS_DIR, 'py_peer.py');
 const unavailable = pythonMissing();
-const deflateFlag = (options: { variant: { deflate: boolean }; offerDeflate?: boolean }) => (options.variant.deflate || options.offerDeflate === true ? ['--deflate'] : []);
+/** --deflate, and the parameters to offer (client) or require (server) as py_peer.py's flags. */
+function deflateFlags(options: { variant: { deflate: boolean }; offerDeflate?: boolean; deflateParams?: DeflateParams }): string[] {
+  if (!options.variant.deflate && options.offerDeflate !== true) return [];
+  const p = options.deflateParams ?? {};
+  return [
+    '--deflate',
+    ...(p.serverNoContextTakeover === true ? ['--deflate-snct'] : []),
+    ...(p.clientNoContextTakeover === true ? ['--deflate-cnct'] : []),
+    ...(p.serverMaxWindowBits !== undefined ? [`--deflate-smwb=${p.serverMaxWindowBits}`] : []),
+    ...(p.clientMaxWindowBits !== undefined ? [`--deflate-cmwb=${p.clientMaxWindowBits}`] : []),
+  ];
+}
 
 const clientCaps = {
   fragments: true,
@@ -23,6 +37,11 @@ const clientCaps = {
   noStatusClose: 'websockets.close() always sends a status code',
   noSubprotocolSelected: 'accepts',
   offersDeflate: true,
+  deflate: true,
+  deflateOffer: 'permessage-deflate; client_max_window_bits',
+  deflateParams: true,
+  compressesFragments: true,
+  contextTakeover: true,
 } as const;
 
 clientPeerSuite({
@@ -30,13 +49,23 @@ clientPeerSuite({
   direction: 'python-websockets client → wspp server',
   unavailable,
   caps: clientCaps,
-  setup: async () => childClientPeer(PYTHON, [script, 'client'], clientCaps, deflateFlag),
+  setup: async () => childClientPeer(PYTHON, [script, 'client'], clientCaps, deflateFlags),
 });
 
 serverPeerSuite({
   peer: 'python-websockets',
   direction: 'wspp client → python-websockets server',
   unavailable,
-  caps: { fragments: true, noStatusClose: 'websockets.close() always sends a status code' },
-  start: (variant) => childServerPeer(PYTHON, [script, 'server', ...deflateFlag({ variant })]),
+  caps: {
+    fragments: true,
+    noStatusClose: 'websockets.close() always sends a status code',
+    deflate: true,
+    // websockets' server defaults (compression="deflate"): server_max_window_bits=12, and
+    // client_max_window_bits=12 since wspp offers client_max_window_bits.
+    deflateAgreement: { serverNoContextTakeover: false, clientNoContextTakeover: false, serverMaxWindowBits: 12, clientMaxWindowBits: 12 },
+    deflateParams: true,
+    compressesFragments: true,
+    contextTakeover: true,
+  },
+  start: (variant, params) => childServerPeer(PYTHON, [script, 'server', ...deflateFlags({ variant, ...(params === undefined ? {} : { deflateParams: params }) })]),
 });

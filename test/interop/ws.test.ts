@@ -1,25 +1,34 @@
 /**
  * The `ws` package, in this process: as the client of the wspp server, and as the server
  * of the wspp client. ws can send fragments (`fin: false`, cut at raw byte offsets, so
- * text fragments split code points), pings, and any close code.
+ * text fragments split code points), pings, and any close code. In deflate=on both sides
+ * use perMessageDeflate with threshold 0 (ws's default, 1024, would leave the small
+ * messages of the matrix uncompressed), and the parameters a feature asks for.
  */
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import { HOST, deferred, toBuffer, useCleanup, type Deferred } from '../integration/helpers.js';
 import { clientPeerSuite, serverPeerSuite, type ClientPeer, type ServerPeer, type Variant } from './matrix.js';
-import { generate, hex, parseCommand, split, unhex, type CloseView, type Kind, type PeerRun, type Step } from './protocol.js';
+import { generate, hex, parseCommand, split, unhex, type CloseView, type DeflateParams, type Kind, type PeerRun, type Step } from './protocol.js';
 
 useCleanup();
 
 const MAX_PAYLOAD = 64 * 1024 * 1024;
 
+/** ws's perMessageDeflate for deflate=on: every message compressed, and `params` (same names in ws). */
+function wsDeflate(params: DeflateParams = {}): WebSocket.PerMessageDeflateOptions {
+  return { threshold: 0, ...params };
+}
+
 // --- ws as the client ------------------------------------------------------------------------
 
-async function runWsClient(url: string, steps: Step[], protocols: string[], variant: Variant, offerDeflate: boolean): Promise<PeerRun> {
-  if (variant.deflate) throw new Error('deflate variant: pass perMessageDeflate: true here');
+async function runWsClient(url: string, steps: Step[], protocols: string[], variant: Variant, offerDeflate: boolean, params?: DeflateParams): Promise<PeerRun> {
   const run: PeerRun = { open: undefined, steps: [], closed: undefined, fail: undefined, other: [] };
-  const ws = new WebSocket(url, protocols, { maxPayload: MAX_PAYLOAD, perMessageDeflate: offerDeflate });
+  const ws = new WebSocket(url, protocols, { maxPayload: MAX_PAYLOAD, perMessageDeflate: variant.deflate ? wsDeflate(params) : offerDeflate });
+  // ws.extensions names the extensions only: the answer's parameters come from the response.
+  let answer = '';
+  ws.once('upgrade', (res) => (answer = String(res.headers['sec-websocket-extensions'] ?? '')));
   const queue: { data: Buffer; isBinary: boolean }[] = [];
   let waiter: ((m: { data: Buffer; isBinary: boolean }) => void) | undefined;
   const closed = deferred<{ code: number; reason: string }>();
@@ -41,7 +50,7 @@ async function runWsClient(url: string, steps: Step[], protocols: string[], vari
     return run;
   }
   ws.on('error', (err) => run.other.push(`error: ${err.message}`));
-  run.open = { subprotocol: ws.protocol, extensions: ws.extensions };
+  run.open = { subprotocol: ws.protocol, extensions: answer };
   const next = () => (queue.length > 0 ? Promise.resolve(queue.shift()!) : new Promise<{ data: Buffer; isBinary: boolean }>((r) => (waiter = r)));
   let closing = false;
   for (const step of steps) {
@@ -49,7 +58,7 @@ async function runWsClient(url: string, steps: Step[], protocols: string[], vari
     switch (step.op) {
       case 'echo': {
         const payload = generate(step.kind, step.size);
-        const binary = step.kind === 'binary';
+        const binary = step.kind !== 'text';
         if (step.frags <= 1) ws.send(payload, { binary });
         else {
           const pieces = split(payload, step.frags);
@@ -99,8 +108,20 @@ async function runWsClient(url: string, steps: Step[], protocols: string[], vari
 }
 
 const wsClient: ClientPeer = {
-  caps: { fragments: true, ping: true, anyCloseCode: true, noStatusClose: true, noSubprotocolSelected: 'fails', offersDeflate: true },
-  run: (url, steps, { protocols, variant, offerDeflate }) => runWsClient(url, steps, protocols, variant, offerDeflate === true),
+  caps: {
+    fragments: true,
+    ping: true,
+    anyCloseCode: true,
+    noStatusClose: true,
+    noSubprotocolSelected: 'fails',
+    offersDeflate: true,
+    deflate: true,
+    deflateOffer: 'permessage-deflate; client_max_window_bits',
+    deflateParams: true,
+    compressesFragments: true,
+    contextTakeover: true,
+  },
+  run: (url, steps, { protocols, variant, offerDeflate, deflateParams }) => runWsClient(url, steps, protocols, variant, offerDeflate === true, deflateParams),
 };
 
 clientPeerSuite({
@@ -113,17 +134,22 @@ clientPeerSuite({
 
 // --- ws as the server ------------------------------------------------------------------------
 
-async function startWsServer(variant: Variant): Promise<ServerPeer> {
-  if (variant.deflate) throw new Error('deflate variant: pass perMessageDeflate: true here');
+async function startWsServer(variant: Variant, params?: DeflateParams): Promise<ServerPeer> {
   const wss = new WebSocketServer({
     host: HOST,
     port: 0,
     maxPayload: MAX_PAYLOAD,
-    perMessageDeflate: false,
+    perMessageDeflate: variant.deflate ? wsDeflate(params) : false,
     handleProtocols: (protocols) => (protocols.has('chat.v2') ? 'chat.v2' : false),
   });
   await once(wss, 'listening');
-  const opens = new Map<string, Deferred<{ subprotocol: string }>>();
+  const opens = new Map<string, Deferred<{ subprotocol: string; extensions: string }>>();
+  // The Sec-WebSocket-Extensions answer of each request, from the response headers.
+  const answers = new Map<string, string>();
+  wss.on('headers', (headers, req) => {
+    const line = headers.find((h) => /^sec-websocket-extensions:/i.test(h));
+    answers.set(req.url ?? '', line === undefined ? '' : line.slice(line.indexOf(':') + 1).trim());
+  });
   const closes = new Map<string, Deferred<CloseView>>();
   const slot = <T>(map: Map<string, Deferred<T>>, path: string): Deferred<T> => {
     let d = map.get(path);
@@ -133,7 +159,7 @@ async function startWsServer(variant: Variant): Promise<ServerPeer> {
   wss.on('connection', (ws, req) => {
     const path = req.url ?? '';
     ws.on('error', () => undefined);
-    slot(opens, path).resolve({ subprotocol: ws.protocol });
+    slot(opens, path).resolve({ subprotocol: ws.protocol, extensions: answers.get(path) ?? '' });
     ws.on('close', (code, reason) => slot(closes, path).resolve({ code, reason: reason.toString() }));
     ws.on('pong', (payload) => ws.send(`pong:${hex(payload)}`));
     ws.on('message', (raw, isBinary) => {
@@ -147,7 +173,7 @@ async function startWsServer(variant: Variant): Promise<ServerPeer> {
       if (command.name === 'gen') {
         const kind = a as Kind;
         const pieces = split(generate(kind, Number(b)), Number(c));
-        pieces.forEach((piece, k) => ws.send(piece, { binary: kind === 'binary', fin: k === pieces.length - 1 }));
+        pieces.forEach((piece, k) => ws.send(piece, { binary: kind !== 'text', fin: k === pieces.length - 1 }));
       } else if (command.name === 'ping') {
         ws.ping(Buffer.from(a, 'hex'));
       } else if (command.name === 'close') {
@@ -172,6 +198,15 @@ serverPeerSuite({
   peer: 'ws',
   direction: 'wspp client → ws server',
   unavailable: undefined,
-  caps: { fragments: true, noStatusClose: true },
+  caps: {
+    fragments: true,
+    noStatusClose: true,
+    deflate: true,
+    // wspp offers "permessage-deflate; client_max_window_bits"; ws answers "permessage-deflate".
+    deflateAgreement: { serverNoContextTakeover: false, clientNoContextTakeover: false, serverMaxWindowBits: 15, clientMaxWindowBits: 15 },
+    deflateParams: true,
+    compressesFragments: true,
+    contextTakeover: true,
+  },
   start: startWsServer,
 });

@@ -5,18 +5,37 @@
  *   sha256), pings, and its view of the close.
  * - `WsppClientSession`: a wspp client connection with a message queue and the same
  *   views, for the pairings where the peer is the server.
- * Both take the interop variant, which is where permessage-deflate will be switched on.
+ * Both take the interop variant: deflate=on enables permessage-deflate (INTEROP_DEFLATE, or
+ * the options a feature gives) and records the agreement (`con.extensions.permessageDeflate`).
  */
-import { Client, Server, config, extend, logging, type ConnectionHdl } from '../../src/index.js';
+import { Client, Server, config, deflate, extend, logging, type Config, type ConnectionHdl, type DeflateOptions } from '../../src/index.js';
 import { HOST, bounded, deferred, trackCon, type Deferred } from '../integration/helpers.js';
 import { testCert } from '../integration/tls-cert.js';
-import { hex, parseCommand, sha256, unhex, type CloseView } from './protocol.js';
+import { hex, parseCommand, sha256, unhex, type Agreement, type CloseView } from './protocol.js';
 import type { Variant } from './matrix.js';
 
 const quiet = { access: logging.stub(), error: logging.stub() };
 
 /** Accept 16 MiB messages with room to spare (the stock 32,000,000 would do; be explicit). */
 const MAX_MESSAGE = 64 * 1024 * 1024;
+
+/**
+ * wspp's permessage-deflate in the deflate=on variant: every message compressed (threshold
+ * 0, so 0-byte and 125-byte compressed messages cross too), and compression contexts kept
+ * while a connection lives (idleRelease 0: the context-takeover checks compare message
+ * sizes on the wire and must not depend on how fast the machine is).
+ */
+export const INTEROP_DEFLATE: DeflateOptions = { threshold: 0, idleRelease: 0 };
+
+/** The config overrides of a variant: the extension when deflate is on. */
+function extensionsFor(variant: Variant, options: DeflateOptions | undefined): { extensions?: { permessageDeflate: ReturnType<typeof deflate> } } {
+  return variant.deflate ? { extensions: { permessageDeflate: deflate({ ...INTEROP_DEFLATE, ...options }) } } : {};
+}
+
+/** The agreement of a connection (undefined without the extension or when declined). */
+function agreementOf(con: object): Agreement | undefined {
+  return (con as { extensions?: { permessageDeflate?: Agreement } }).extensions?.permessageDeflate;
+}
 
 export interface ReceivedMessage {
   opcode: number;
@@ -26,7 +45,8 @@ export interface ReceivedMessage {
 
 /** What wspp saw of one connection. */
 export interface WsppView {
-  opened: Deferred<{ subprotocol: string; requested: string[]; extensions: string }>;
+  /** extensions: getExtensions() (the Sec-WebSocket-Extensions answer); agreement: con.extensions.permessageDeflate. */
+  opened: Deferred<{ subprotocol: string; requested: string[]; extensions: string; agreement: Agreement | undefined }>;
   /** Server: the Sec-WebSocket-Extensions the client offered. */
   offeredExtensions: string;
   received: ReceivedMessage[];
@@ -82,17 +102,16 @@ export interface WsppServer {
 let pathCounter = 0;
 
 /** A wspp echo server for the pairings where the peer is the client. Stopped by the caller (afterAll). */
-export async function startWsppServer(options: { tls: boolean; variant: Variant }): Promise<WsppServer> {
+export async function startWsppServer(options: { tls: boolean; variant: Variant; deflate?: DeflateOptions }): Promise<WsppServer> {
   const views = new Map<string, WsppView>();
   const view = (path: string): WsppView => {
     let v = views.get(path);
     if (v === undefined) views.set(path, (v = newView()));
     return v;
   };
-  // Variant hook: with permessage-deflate, `extensions: { permessageDeflate: ... }` goes here.
-  if (options.variant.deflate) throw new Error('permessage-deflate is not implemented yet: add its config here');
   const common = { logging: quiet, keepAlive: false, registry: true, maxMessageSize: MAX_MESSAGE } as const;
-  const server = options.tls ? new Server(extend(config.tls, common)) : new Server(extend(config.tcp, common));
+  const base: Config = options.tls ? extend(config.tls, common) : extend(config.tcp, common);
+  const server = new Server(extend(base, extensionsFor(options.variant, options.deflate)));
   if (options.tls) {
     const { cert, key } = testCert();
     (server as unknown as Server<typeof config.tls>).setTlsInitHandler(() => ({ cert, key }));
@@ -106,7 +125,7 @@ export async function startWsppServer(options: { tls: boolean; variant: Variant 
   s.setOpenHandler((_hdl, con) => {
     const v = view(con.getResource());
     v.offeredExtensions = con.getRequestHeader('sec-websocket-extensions');
-    v.opened.resolve({ subprotocol: con.getSubprotocol(), requested: con.getRequestedSubprotocols(), extensions: con.getExtensions() });
+    v.opened.resolve({ subprotocol: con.getSubprotocol(), requested: con.getRequestedSubprotocols(), extensions: con.getExtensions(), agreement: agreementOf(con) });
   });
   s.setMessageHandler((hdl, msg, con) => {
     const v = view(con.getResource());
@@ -172,15 +191,16 @@ export class WsppClientSession {
     readonly hdl: ConnectionHdl,
   ) {}
 
-  static async open(url: `ws://${string}`, protocols: string[], variant: Variant): Promise<WsppClientSession> {
-    if (variant.deflate) throw new Error('permessage-deflate is not implemented yet: add its config here');
-    const client = new Client(extend(config.tcpClient, { logging: quiet, maxMessageSize: MAX_MESSAGE }));
+  /** `deflate`: the client's permessage-deflate options in the deflate=on variant (INTEROP_DEFLATE by default). */
+  static async open(url: `ws://${string}`, protocols: string[], variant: Variant, deflate?: DeflateOptions): Promise<WsppClientSession> {
+    const base: Config = extend(config.tcpClient, { logging: quiet, maxMessageSize: MAX_MESSAGE });
+    const client = new Client(extend(base, extensionsFor(variant, deflate))) as unknown as Client<typeof config.tcpClient>;
     const con = client.getConnection(url);
     trackCon(con);
     for (const p of protocols) con.addSubprotocol(p);
     const session = new WsppClientSession(client, con.hdl);
     const v = session.view;
-    con.setOpenHandler((_hdl, c) => v.opened.resolve({ subprotocol: c.getSubprotocol(), requested: c.getRequestedSubprotocols(), extensions: c.getExtensions() }));
+    con.setOpenHandler((_hdl, c) => v.opened.resolve({ subprotocol: c.getSubprotocol(), requested: c.getRequestedSubprotocols(), extensions: c.getExtensions(), agreement: agreementOf(c) }));
     con.setMessageHandler((_hdl, msg) => {
       const m = { opcode: msg.opcode, payload: msg.payload };
       v.received.push({ opcode: msg.opcode, length: msg.payload.length, sha256: sha256(msg.payload) });

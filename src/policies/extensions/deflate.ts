@@ -41,6 +41,12 @@ export interface DeflateOptions extends Partial<DeflateNegotiation> {
    * zlib's ~256 KiB; the next message just compresses without history.
    */
   idleRelease?: number;
+  /**
+   * Compression contexts kept alive per endpoint at most (default 256, about 64 MiB with
+   * the default memLevel and window); past it the least recently used one is released
+   * (its next message compresses without history). 0: no limit.
+   */
+  maxCompressors?: number;
 }
 
 export interface DeflateEnabledSpec extends DeflateSpec<'enabled'> {
@@ -50,6 +56,7 @@ export interface DeflateEnabledSpec extends DeflateSpec<'enabled'> {
   readonly threshold: number;
   readonly concurrency: number;
   readonly idleRelease: number;
+  readonly maxCompressors: number;
 }
 
 function checkBits(name: string, value: number): void {
@@ -76,11 +83,13 @@ export function deflate(options: DeflateOptions = {}): DeflateEnabledSpec {
   const concurrency = options.concurrency ?? 10;
   const idleRelease = options.idleRelease ?? 1000;
   if (!(idleRelease >= 0)) throw new RangeError('deflate: idleRelease must be >= 0');
+  const maxCompressors = options.maxCompressors ?? 256;
+  if (!Number.isInteger(maxCompressors) || maxCompressors < 0) throw new RangeError('deflate: maxCompressors must be an integer >= 0');
   if (!Number.isInteger(level) || level < -1 || level > 9) throw new RangeError('deflate: level must be -1..9');
   if (!Number.isInteger(memLevel) || memLevel < 1 || memLevel > 9) throw new RangeError('deflate: memLevel must be 1..9');
   if (!(threshold >= 0)) throw new RangeError('deflate: threshold must be >= 0');
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError('deflate: concurrency must be a positive integer');
-  return Object.freeze({ kind: 'enabled', negotiation: Object.freeze(negotiation), level, memLevel, threshold, concurrency, idleRelease });
+  return Object.freeze({ kind: 'enabled', negotiation: Object.freeze(negotiation), level, memLevel, threshold, concurrency, idleRelease, maxCompressors });
 }
 
 /** Runs at most `limit` jobs at once; the others wait in order. */
@@ -116,6 +125,14 @@ export class Limiter {
 
 const TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 
+/** The last `size` bytes of `older` followed by `newer`. */
+function lastBytes(older: Buffer | undefined, newer: Buffer, size: number): Buffer {
+  if (newer.length >= size) return Buffer.from(newer.subarray(newer.length - size));
+  if (older === undefined || older.length === 0) return Buffer.from(newer);
+  const keep = Math.min(older.length, size - newer.length);
+  return Buffer.concat([older.subarray(older.length - keep), newer]);
+}
+
 /** One connection's compression state. */
 class DeflateCodec implements MessageCodec {
   private inflater: zlib.InflateRaw | undefined;
@@ -124,6 +141,10 @@ class DeflateCodec implements MessageCodec {
   /** Jobs whose zlib callback has not come yet: close() ends them, so no queue slot leaks. */
   private readonly inflight = new Set<(err: WsppError) => void>();
   private compressing = false;
+  /** Bytes written to the current inflater (to see a DEFLATE stream that ended early). */
+  private inflaterIn = 0;
+  /** The peer's last window of output, kept once it ends messages with final blocks. */
+  private history: Buffer | undefined;
   private compressQueue: [Uint8Array, CodecCallback][] | undefined;
 
   /** When this codec last compressed (ms, performance.now()). */
@@ -132,7 +153,7 @@ class DeflateCodec implements MessageCodec {
   constructor(
     private readonly spec: DeflateEnabledSpec,
     private readonly limiter: Limiter,
-    private readonly sweeper: IdleSweeper | undefined,
+    private readonly budget: CompressorBudget,
     /** Window of the peer's compressor (what we inflate) and whether it resets per message. */
     private readonly inflateBits: number,
     private readonly inflateReset: boolean,
@@ -153,7 +174,14 @@ class DeflateCodec implements MessageCodec {
         return;
       }
       // zlib inflates any window up to its own: 9 bits also reads 8-bit streams.
-      const inflater = (this.inflater ??= zlib.createInflateRaw({ windowBits: Math.max(9, this.inflateBits) }));
+      const windowBits = Math.max(9, this.inflateBits);
+      let inflater = this.inflater;
+      if (inflater === undefined) {
+        const dictionary = this.history;
+        inflater = this.inflater = zlib.createInflateRaw(dictionary === undefined ? { windowBits } : { windowBits, dictionary });
+        this.inflaterIn = 0;
+      }
+      const current = inflater;
       const chunks: Buffer[] = [];
       let total = 0;
       let finished = false;
@@ -161,16 +189,24 @@ class DeflateCodec implements MessageCodec {
         if (finished) return;
         finished = true;
         this.inflight.delete(finish);
-        inflater.removeListener('data', onData);
-        inflater.removeListener('error', onError);
-        if (err !== undefined || this.inflateReset) {
-          // A failed or per-message context is dropped: its memory goes now.
-          inflater.close();
-          if (this.inflater === inflater) this.inflater = undefined;
+        current.removeListener('data', onData);
+        current.removeListener('error', onError);
+        const output = err === undefined ? (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total)) : undefined;
+        // A peer may end a message with a final block (BFINAL, RFC 7692 7.2.3.4): the DEFLATE
+        // stream is over, so the next message starts a new one, which may still refer to
+        // the window; keep the window's bytes from then on to seed each new stream.
+        const streamEnded = current.bytesWritten < this.inflaterIn;
+        if (output !== undefined && !this.inflateReset && (streamEnded || this.history !== undefined)) {
+          this.history = lastBytes(this.history, output, 1 << windowBits);
+        }
+        if (err !== undefined || this.inflateReset || streamEnded) {
+          // A failed, per-message or finished context is dropped: its memory goes now.
+          current.close();
+          if (this.inflater === current) this.inflater = undefined;
         }
         release();
         if (err !== undefined) done(err);
-        else done(undefined, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total));
+        else done(undefined, output);
       };
       const onData = (chunk: Buffer): void => {
         total += chunk.length;
@@ -182,11 +218,12 @@ class DeflateCodec implements MessageCodec {
       };
       const onError = (err: Error): void => finish(new WsppError('processor.invalid_payload', `inflate: ${err.message}`, { cause: err }));
       this.inflight.add(finish);
-      inflater.on('data', onData);
-      inflater.on('error', onError);
-      inflater.write(data);
-      inflater.write(TRAILER);
-      inflater.flush(() => finish(undefined));
+      current.on('data', onData);
+      current.on('error', onError);
+      this.inflaterIn += data.length + TRAILER.length;
+      current.write(data);
+      current.write(TRAILER);
+      current.flush(() => finish(undefined));
     });
   }
 
@@ -208,9 +245,10 @@ class DeflateCodec implements MessageCodec {
     });
   }
 
-  /** Drop the compression context if it is idle (called by the endpoint's sweeper). */
-  releaseIdle(now: number): boolean {
-    if (this.compressing || this.deflater === undefined || now - this.lastCompress < this.spec.idleRelease) return false;
+  /** Drop the compression context if it is idle, or now with `force` (the endpoint's budget). */
+  releaseCompressor(now: number, force = false): boolean {
+    if (this.compressing || this.deflater === undefined) return false;
+    if (!force && now - this.lastCompress < this.spec.idleRelease) return false;
     this.deflater.close();
     this.deflater = undefined;
     return true;
@@ -240,9 +278,9 @@ class DeflateCodec implements MessageCodec {
         if (err !== undefined || this.deflateReset) {
           deflater.close();
           if (this.deflater === deflater) this.deflater = undefined;
-        } else if (this.sweeper !== undefined) {
+        } else {
           this.lastCompress = performance.now();
-          this.sweeper.watch(this);
+          this.budget.used(this);
         }
         release();
         if (err !== undefined) {
@@ -271,7 +309,7 @@ class DeflateCodec implements MessageCodec {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.sweeper?.forget(this);
+    this.budget.forget(this);
     const ended = new WsppError('extension.uninitialized', 'the connection has ended');
     for (const finish of [...this.inflight]) finish(ended);
     this.inflater?.close();
@@ -281,17 +319,37 @@ class DeflateCodec implements MessageCodec {
   }
 }
 
-/** One timer per endpoint that releases the compression contexts of idle connections. */
-class IdleSweeper {
+/**
+ * The compression contexts an endpoint keeps: released when idle (one timer per endpoint)
+ * and, past `maxCompressors`, least recently used first, so memory stays bounded however
+ * many connections compress at once.
+ */
+class CompressorBudget {
+  /** Codecs holding a compression context, least recently used first. */
   private readonly codecs = new Set<DeflateCodec>();
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly after: number) {}
+  constructor(
+    private readonly idleRelease: number,
+    private readonly max: number,
+  ) {}
 
-  watch(codec: DeflateCodec): void {
+  get size(): number {
+    return this.codecs.size;
+  }
+
+  used(codec: DeflateCodec): void {
+    this.codecs.delete(codec);
     this.codecs.add(codec);
-    if (this.timer === undefined) {
-      this.timer = setInterval(() => this.sweep(), Math.max(50, this.after / 2));
+    if (this.max > 0 && this.codecs.size > this.max) {
+      const now = performance.now();
+      for (const oldest of this.codecs) {
+        if (this.codecs.size <= this.max) break;
+        if (oldest !== codec && oldest.releaseCompressor(now, true)) this.codecs.delete(oldest);
+      }
+    }
+    if (this.idleRelease > 0 && this.timer === undefined) {
+      this.timer = setInterval(() => this.sweep(), Math.max(50, this.idleRelease / 2));
       this.timer.unref();
     }
   }
@@ -303,7 +361,7 @@ class IdleSweeper {
 
   private sweep(): void {
     const now = performance.now();
-    for (const codec of this.codecs) if (codec.releaseIdle(now)) this.codecs.delete(codec);
+    for (const codec of this.codecs) if (codec.releaseCompressor(now)) this.codecs.delete(codec);
     if (this.codecs.size === 0) this.stop();
   }
 
@@ -316,11 +374,12 @@ class IdleSweeper {
 /** An endpoint's permessage-deflate: negotiation by role, codecs, and the shared zlib queue. */
 export class DeflateRuntime {
   readonly limiter: Limiter;
-  private readonly sweeper: IdleSweeper | undefined;
+  /** The compression contexts alive, bounded by maxCompressors. */
+  readonly compressors: CompressorBudget;
 
   constructor(readonly spec: DeflateEnabledSpec) {
     this.limiter = new Limiter(spec.concurrency);
-    this.sweeper = spec.idleRelease > 0 ? new IdleSweeper(spec.idleRelease) : undefined;
+    this.compressors = new CompressorBudget(spec.idleRelease, spec.maxCompressors);
   }
 
   /** Client: the offer to send. */
@@ -344,7 +403,7 @@ export class DeflateRuntime {
 
   private codec(role: 'server' | 'client', a: DeflateAgreement): MessageCodec {
     return role === 'server'
-      ? new DeflateCodec(this.spec, this.limiter, this.sweeper, a.clientMaxWindowBits, a.clientNoContextTakeover, a.serverMaxWindowBits, a.serverNoContextTakeover)
-      : new DeflateCodec(this.spec, this.limiter, this.sweeper, a.serverMaxWindowBits, a.serverNoContextTakeover, a.clientMaxWindowBits, a.clientNoContextTakeover);
+      ? new DeflateCodec(this.spec, this.limiter, this.compressors, a.clientMaxWindowBits, a.clientNoContextTakeover, a.serverMaxWindowBits, a.serverNoContextTakeover)
+      : new DeflateCodec(this.spec, this.limiter, this.compressors, a.serverMaxWindowBits, a.serverNoContextTakeover, a.clientMaxWindowBits, a.clientNoContextTakeover);
   }
 }

@@ -1,7 +1,13 @@
 """A python3-websockets peer for wspp's interop tests (Debian's python3-websockets, 10.x).
 
-    py_peer.py server                               echo server on 127.0.0.1, port picked by the OS
-    py_peer.py client URL [--protocols a,b] STEP...
+    py_peer.py server [DEFLATE...]                  echo server on 127.0.0.1, port picked by the OS
+    py_peer.py client URL [--protocols a,b] [DEFLATE...] STEP...
+
+DEFLATE: --deflate turns permessage-deflate on (websockets' defaults: the client offers
+"permessage-deflate; client_max_window_bits", the server answers with 12-bit windows);
+--deflate-snct, --deflate-cnct, --deflate-smwb=N, --deflate-cmwb=N set the parameters the
+client offers or the server requires (server_/client_no_context_takeover,
+server_/client_max_window_bits) instead of the defaults.
 
 Both print one JSON object per line on stdout, strings hex-encoded. The steps, the in-band
 commands and the generated payloads are those of test/interop/protocol.ts (the reference)
@@ -14,15 +20,18 @@ Server: messages are echoed with their type, except text messages starting "cmd:
 Client steps: "echo <kind> <size> <frags>", "echotext <hex>", "ping <hex>", "request <hex>",
 "send <hex>", "close <code|none> <hex>", "awaitclose".
 
-Limits are raised (max_size) so 16 MiB messages pass; compression and keep-alive pings are
-off (the deflate dimension will pass --deflate to turn compression on).
+Limits are raised (max_size) so 16 MiB messages pass; keep-alive pings are off, and so is
+compression unless a DEFLATE flag turns it on. The "open" events carry the
+Sec-WebSocket-Extensions answer (hex) as "extensions".
 """
 
 import asyncio
 import json
+import struct
 import sys
 
 import websockets
+from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory, ServerPerMessageDeflateFactory
 
 MAX_SIZE = 64 << 20
 UNIT = "a\u00e9\u20ac\U0001F600"  # 1 + 2 + 3 + 4 UTF-8 bytes
@@ -44,9 +53,29 @@ def unhex(value):
     return bytes.fromhex(value).decode("utf-8")
 
 
+RANDOM_SEED = 0x9E3779B9
+_random_cache = {}
+
+
+def random_bytes(size):
+    """xorshift32 from RANDOM_SEED, each state 4 bytes little-endian (protocol.ts)."""
+    if size not in _random_cache:
+        x = RANDOM_SEED
+        words = []
+        for _ in range((size + 3) // 4):
+            x ^= (x << 13) & 0xFFFFFFFF
+            x ^= x >> 17
+            x ^= (x << 5) & 0xFFFFFFFF
+            words.append(x)
+        _random_cache[size] = struct.pack("<%dI" % len(words), *words)[:size]
+    return _random_cache[size]
+
+
 def generate(kind, size):
     if kind == "text":
         return UNIT * (size // 10) + "x" * (size % 10)
+    if kind == "random":
+        return random_bytes(size)
     return (PATTERN * (size // 256 + 1))[:size]
 
 
@@ -66,8 +95,34 @@ async def send_payload(ws, kind, size, frags):
     return payload
 
 
-def options(args):
-    return dict(max_size=MAX_SIZE, max_queue=64, compression="deflate" if "--deflate" in args else None, ping_interval=None, close_timeout=5)
+def deflate_params(args):
+    """The DEFLATE flags other than --deflate, as factory keyword arguments (None: none given)."""
+    params = {}
+    for arg in args:
+        if arg == "--deflate-snct":
+            params["server_no_context_takeover"] = True
+        elif arg == "--deflate-cnct":
+            params["client_no_context_takeover"] = True
+        elif arg.startswith("--deflate-smwb="):
+            params["server_max_window_bits"] = int(arg.split("=", 1)[1])
+        elif arg.startswith("--deflate-cmwb="):
+            params["client_max_window_bits"] = int(arg.split("=", 1)[1])
+    return params or None
+
+
+def options(args, server):
+    opts = dict(max_size=MAX_SIZE, max_queue=64, compression=None, ping_interval=None, close_timeout=5)
+    params = deflate_params(args)
+    if params is not None:
+        factory = ServerPerMessageDeflateFactory if server else ClientPerMessageDeflateFactory
+        opts["extensions"] = [factory(compress_settings={"memLevel": 5}, **params)]
+    elif "--deflate" in args:
+        opts["compression"] = "deflate"
+    return opts
+
+
+def answer(ws):
+    return ws.response_headers.get("Sec-WebSocket-Extensions", "")
 
 
 # --- server ------------------------------------------------------------------------------
@@ -93,7 +148,7 @@ async def command(ws, words):
 
 
 async def handler(ws):
-    emit(event="open", path=hx(ws.path), subprotocol=hx(ws.subprotocol or ""))
+    emit(event="open", path=hx(ws.path), subprotocol=hx(ws.subprotocol or ""), extensions=hx(answer(ws)))
     try:
         async for msg in ws:
             if isinstance(msg, str) and msg.startswith("cmd:"):
@@ -115,7 +170,7 @@ async def handler(ws):
 
 
 async def run_server(args):
-    async with websockets.serve(handler, "127.0.0.1", 0, subprotocols=["chat.v2"], **options(args)) as server:
+    async with websockets.serve(handler, "127.0.0.1", 0, subprotocols=["chat.v2"], **options(args, True)) as server:
         port = next(iter(server.sockets)).getsockname()[1]
         emit(event="listening", port=port)
         await asyncio.Future()
@@ -126,12 +181,11 @@ async def run_server(args):
 
 async def run_client(url, protocols, steps, args):
     try:
-        ws = await websockets.connect(url, subprotocols=protocols or None, open_timeout=10, **options(args))
+        ws = await websockets.connect(url, subprotocols=protocols or None, open_timeout=10, **options(args, False))
     except Exception as err:  # noqa: BLE001 - reported, not raised
         emit(event="fail", message=hx(repr(err)))
         return
-    agreed = ", ".join(type(e).__name__ for e in getattr(ws, "extensions", []) or [])
-    emit(event="open", subprotocol=hx(ws.subprotocol or ""), extensions=hx(agreed))
+    emit(event="open", subprotocol=hx(ws.subprotocol or ""), extensions=hx(answer(ws)))
     closing = False
     for i, step in enumerate(steps):
         words = step.split()

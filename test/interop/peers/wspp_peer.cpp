@@ -12,17 +12,28 @@
 //   cmd:gen <text|binary> <size> <frags>   send a generated payload in <frags> fragments
 //   cmd:ping <hex>                         ping; once the pong arrives, send "pong:<hex>"
 //   cmd:close <code> <hex>                 close (1005: without a status code)
-// Events: listening{port}, open{path,subprotocol}, close{path,code,reason,localCode,localReason}.
+// Events: listening{port}, open{path,subprotocol,extensions}, close{path,code,reason,localCode,localReason}.
 //
-// Client steps (one argv word each): "echo <text|binary> <size> <frags>", "echotext <hex>",
+// Client steps (one argv word each): "echo <text|binary|random> <size> <frags>", "echotext <hex>",
 // "ping <hex>", "request <hex>", "send <hex>", "close <code|none> <hex>", "awaitclose".
-// Events: open{subprotocol}, step{i,op,ok,detail,text}, closed{code,reason,localCode,localReason},
-// fail{message}.
+// Events: open{subprotocol,extensions}, step{i,op,ok,detail,text}, closed{code,reason,localCode,localReason},
+// fail{message}. "extensions" is the Sec-WebSocket-Extensions answer of the handshake.
+//
+// Built with -DWSPP_PEER_DEFLATE (and -lz), both endpoints use configs whose
+// permessage_deflate_type is permessage_deflate::enabled: the server accepts offers (its
+// defaults: context takeover, 15-bit windows, any window asked for), the client offers
+// "permessage-deflate; client_no_context_takeover; client_max_window_bits" (fixed in
+// WebSocket++ 0.8). Whole messages are sent compressed (connection::send sets the flag);
+// fragments are sent uncompressed: WebSocket++ compresses each frame on its own and would
+// set RSV1 on continuation frames.
 
 #include <websocketpp/client.hpp>
 #include <websocketpp/config/asio_no_tls_client.hpp>
 #include <websocketpp/config/asio_no_tls.hpp>
 #include <websocketpp/server.hpp>
+#ifdef WSPP_PEER_DEFLATE
+#include <websocketpp/extensions/permessage_deflate/enabled.hpp>
+#endif
 
 #include <cstdio>
 #include <cstdlib>
@@ -33,8 +44,24 @@
 
 namespace {
 
+#ifdef WSPP_PEER_DEFLATE
+// The stock configs with permessage_deflate::enabled in place of disabled.
+struct deflate_server_config : public websocketpp::config::asio {
+    typedef deflate_server_config type;
+    struct permessage_deflate_config {};
+    typedef websocketpp::extensions::permessage_deflate::enabled<permessage_deflate_config> permessage_deflate_type;
+};
+struct deflate_client_config : public websocketpp::config::asio_client {
+    typedef deflate_client_config type;
+    struct permessage_deflate_config {};
+    typedef websocketpp::extensions::permessage_deflate::enabled<permessage_deflate_config> permessage_deflate_type;
+};
+typedef websocketpp::server<deflate_server_config> server_t;
+typedef websocketpp::client<deflate_client_config> client_t;
+#else
 typedef websocketpp::server<websocketpp::config::asio> server_t;
 typedef websocketpp::client<websocketpp::config::asio_client> client_t;
+#endif
 namespace opcode = websocketpp::frame::opcode;
 
 const std::size_t kMaxMessage = 64u << 20;
@@ -69,11 +96,21 @@ std::vector<std::string> words(std::string const& s) {
 }
 
 // The generated payloads: text repeats "aé€😀" (1+2+3+4 bytes) then pads with 'x';
-// binary byte i is (i*31+7) & 0xff.
+// binary byte i is (i*31+7) & 0xff; random is xorshift32 from 0x9e3779b9, each state
+// written as 4 bytes little-endian, cut to size.
 std::string generate(std::string const& kind, std::size_t size) {
     std::string out;
-    out.reserve(size);
-    if (kind == "text") {
+    out.reserve(size + 4);
+    if (kind == "random") {
+        uint32_t x = 0x9e3779b9u;
+        while (out.size() < size) {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            for (int b = 0; b < 4; ++b) out.push_back(static_cast<char>((x >> (8 * b)) & 0xff));
+        }
+        out.resize(size);
+    } else if (kind == "text") {
         static const std::string unit = "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80";
         for (std::size_t i = 0; i < size / 10; ++i) out += unit;
         out.append(size % 10, 'x');
@@ -138,7 +175,8 @@ int run_server() {
     });
     s.set_open_handler([&s](websocketpp::connection_hdl hdl) {
         auto con = s.get_con_from_hdl(hdl);
-        emit("{\"event\":\"open\",\"path\":\"" + hex(con->get_resource()) + "\",\"subprotocol\":\"" + hex(con->get_subprotocol()) + "\"}");
+        emit("{\"event\":\"open\",\"path\":\"" + hex(con->get_resource()) + "\",\"subprotocol\":\"" + hex(con->get_subprotocol()) +
+             "\",\"extensions\":\"" + hex(con->get_response_header("Sec-WebSocket-Extensions")) + "\"}");
     });
     s.set_message_handler([&s](websocketpp::connection_hdl hdl, server_t::message_ptr msg) {
         std::string const& payload = msg->get_payload();
@@ -300,7 +338,8 @@ int run_client(std::string const& url, std::vector<std::string> const& protocols
     c.set_open_handler([&run](websocketpp::connection_hdl hdl) {
         auto con = run.c.get_con_from_hdl(hdl);
         // WebSocket++ 0.8's client leaves get_subprotocol() empty: read the response header.
-        emit("{\"event\":\"open\",\"subprotocol\":\"" + hex(con->get_response_header("Sec-WebSocket-Protocol")) + "\"}");
+        emit("{\"event\":\"open\",\"subprotocol\":\"" + hex(con->get_response_header("Sec-WebSocket-Protocol")) + "\",\"extensions\":\"" +
+             hex(con->get_response_header("Sec-WebSocket-Extensions")) + "\"}");
         run.next();
     });
     c.set_message_handler([&run](websocketpp::connection_hdl, client_t::message_ptr msg) { run.on_message(msg); });
