@@ -9,7 +9,7 @@ import { Message } from './message.js';
 import { AccessChannel, ErrorChannel } from './policies/logging/channels.js';
 import { closeCodeName } from './protocol/close.js';
 import { Opcode, type DataOpcode } from './protocol/constants.js';
-import { WsppError, type ErrorCode } from './protocol/errors.js';
+import { WsppError } from './protocol/errors.js';
 import { orThrow } from './or-throw.js';
 import type { ClientRequestInfo } from './protocol/handshake.js';
 import type { HttpHead, HttpHeaders } from './protocol/http.js';
@@ -946,11 +946,6 @@ export class ConnectionImpl implements ServerProcessorHost, LinkEvents {
     const local = this.getLocalCloseCode();
     const remote = this.getRemoteCloseCode();
     return `Disconnect close local:[${local}${this.getLocalCloseReason() ? `,${this.getLocalCloseReason()}` : ''}] remote:[${remote}${this.getRemoteCloseReason() ? `,${this.getRemoteCloseReason()}` : ''}] (${closeCodeName(remote)})`;
-  }
-
-  /** For WsppError codes used in tests and logs. */
-  static errorCode(err: WsppError | undefined): ErrorCode | undefined {
-    return err?.code;
   }
 }
 
