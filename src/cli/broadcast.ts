@@ -4,8 +4,8 @@
  * (`registry: true`) and frames each message once for all receivers (`prepare`).
  * Its first line is `listening on ws://HOST:PORT/`; SIGINT / SIGTERM stop it.
  */
+import { serverLogging, serveUntilSignal } from './serve.js';
 import { config, extend } from '../config/index.js';
-import { logging } from '../policies/logging/index.js';
 import { Server } from '../roles/server.js';
 import { boolFlag, intFlag, stringFlag, type CommandSpec, type ParsedArgs } from './args.js';
 
@@ -26,9 +26,7 @@ first; SIGINT or SIGTERM closes the connections (1001) and stops it.`,
 export async function runBroadcast(args: ParsedArgs): Promise<number> {
   const port = intFlag(args, 'port', 9002);
   const host = stringFlag(args, 'host') ?? '127.0.0.1';
-  const log = boolFlag(args, 'verbose')
-    ? { access: logging.stream(process.stderr, ['access_core']), error: logging.stream(process.stderr, ['all']) }
-    : { access: logging.stub(), error: logging.stream(process.stderr, ['warn', 'rerror', 'fatal']) };
+  const log = serverLogging(boolFlag(args, 'verbose'));
   const server = new Server(extend(config.tcp, { logging: log, registry: true }));
   server.setMessageHandler((_hdl, msg) => {
     const prepared = server.prepare(msg.payload, msg.opcode);
@@ -36,13 +34,5 @@ export async function runBroadcast(args: ParsedArgs): Promise<number> {
       if (con.state === 'open') con.trySendPrepared(prepared);
     }
   });
-  const bound = await server.listen(port, host);
-  const shown = bound.address.includes(':') ? `[${bound.address}]` : bound.address;
-  process.stdout.write(`listening on ws://${shown}:${bound.port}/\n`);
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
-  await server.stop();
-  return 0;
+  return serveUntilSignal(await server.listen(port, host), 'ws', () => server.stop());
 }

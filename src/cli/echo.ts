@@ -7,10 +7,11 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { config, extend } from '../config/index.js';
 import { Server } from '../roles/server.js';
-import { logging } from '../policies/logging/index.js';
 import { deflate } from '../policies/extensions/deflate.js';
 import { disabled } from '../policies/extensions/disabled.js';
 import { intFlag, parseArgs, stringFlag } from './args.js';
+import { serverLogging, serveUntilSignal } from './serve.js';
+import type { ListenAddress } from '../roles/server-impl.js';
 
 export async function runEcho(argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv, ['verbose', 'deflate']);
@@ -22,10 +23,8 @@ export async function runEcho(argv: readonly string[]): Promise<number> {
   const compress = args.flags.get('deflate') === true;
   if ((cert === undefined) !== (key === undefined)) throw new Error('--tls-cert and --tls-key go together');
 
-  const quiet = { access: logging.stub(), error: logging.stream(process.stderr, ['warn', 'rerror', 'fatal']) };
-  const loud = { access: logging.stream(process.stderr, ['access_core']), error: logging.stream(process.stderr, ['all']) };
   const common = {
-    logging: verbose ? loud : quiet,
+    logging: serverLogging(verbose),
     registry: true,
     keepAlive: false,
     extensions: { permessageDeflate: compress ? deflate() : disabled },
@@ -35,8 +34,8 @@ export async function runEcho(argv: readonly string[]): Promise<number> {
     server.send(hdl as never, msg.payload, msg.opcode);
 
   let stop: () => Promise<void>;
-  let scheme = 'ws';
-  let bound: { address: string; port: number };
+  let scheme: 'ws' | 'wss' = 'ws';
+  let bound: ListenAddress;
   if (cert !== undefined && key !== undefined) {
     const tlsOptions = { cert: readFileSync(cert), key: readFileSync(key) };
     const server = new Server(extend(config.tls, common));
@@ -51,9 +50,6 @@ export async function runEcho(argv: readonly string[]): Promise<number> {
     bound = await server.listen(port, host);
     stop = () => server.stop();
   }
-  const shown = bound.address.includes(':') ? `[${bound.address}]` : bound.address;
-  process.stdout.write(`listening on ${scheme}://${shown}:${bound.port}/\n`);
-
   if (!process.stdin.isTTY) {
     const lines = createInterface({ input: process.stdin });
     lines.on('line', (line) => {
@@ -64,11 +60,5 @@ export async function runEcho(argv: readonly string[]): Promise<number> {
     });
     // stdin closing (the parent went away) does not stop the server: signals do.
   }
-  await new Promise<void>((resolve) => {
-    const done = (): void => resolve();
-    process.once('SIGINT', done);
-    process.once('SIGTERM', done);
-  });
-  await stop();
-  return 0;
+  return serveUntilSignal(bound, scheme, stop);
 }

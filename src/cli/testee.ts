@@ -8,6 +8,7 @@
  *
  * `--deflate` turns permessage-deflate on (see deflateConfig in args.ts).
  */
+import { serverLogging, serveUntilSignal } from './serve.js';
 import type { ConnectionHdl } from '../handle.js';
 import { config, extend } from '../config/index.js';
 import { logging } from '../policies/logging/index.js';
@@ -22,12 +23,6 @@ import { DualClient, type ReceivedMessage } from './client.js';
 const TESTEE_MAX_MESSAGE = 64 * 1024 * 1024;
 
 function announceDeflate(requested: boolean): void {
-}
-
-function logFor(verbose: boolean) {
-  return verbose
-    ? { access: logging.stream(process.stderr, ['access_core']), error: logging.stream(process.stderr, ['all']) }
-    : { access: logging.stub(), error: logging.stream(process.stderr, ['warn', 'rerror', 'fatal']) };
 }
 
 // --- testee-server -------------------------------------------------------------------
@@ -55,7 +50,7 @@ export async function runTesteeServer(args: ParsedArgs): Promise<number> {
   const server = new Server(
     extend(config.tcp, {
       ...deflateConfig(deflate),
-      logging: logFor(boolFlag(args, 'verbose')),
+      logging: serverLogging(boolFlag(args, 'verbose')),
       registry: true,
       keepAlive: false,
       maxMessageSize: TESTEE_MAX_MESSAGE,
@@ -64,15 +59,7 @@ export async function runTesteeServer(args: ParsedArgs): Promise<number> {
   server.setMessageHandler((hdl, msg) => {
     server.trySend(hdl, msg.payload, msg.opcode);
   });
-  const bound = await server.listen(port, host);
-  const shown = bound.address.includes(':') ? `[${bound.address}]` : bound.address;
-  process.stdout.write(`listening on ws://${shown}:${bound.port}/\n`);
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
-  await server.stop();
-  return 0;
+  return serveUntilSignal(await server.listen(port, host), 'ws', () => server.stop());
 }
 
 // --- testee-client -------------------------------------------------------------------

@@ -446,11 +446,10 @@ const EMPTY_HEADERS = new HttpHeaders();
 // Header value grammars
 
 /**
- * Split a comma-separated list (RFC 9110 section 5.6.1): elements OWS-trimmed,
- * empty elements skipped, case kept. Does not validate the elements.
+ * Visit each element of a comma-separated list (RFC 9110 section 5.6.1), OWS-trimmed,
+ * empty elements skipped, in one pass; stops early when `visit` returns true.
  */
-export function parseTokenList(value: string): string[] {
-  const out: string[] = [];
+function scanList(value: string, visit: (start: number, end: number) => boolean | void): boolean {
   const n = value.length;
   let i = 0;
   while (i < n) {
@@ -462,9 +461,18 @@ export function parseTokenList(value: string): string[] {
       if (c === 0x2c) break;
       if (!isOws(c)) end = i + 1;
     }
-    if (end > start) out.push(value.slice(start, end));
+    if (end > start && visit(start, end) === true) return true;
     i++; // skip the comma
   }
+  return false;
+}
+
+/** Split a comma-separated list: elements OWS-trimmed, empty ones skipped, case kept; not validated. */
+export function parseTokenList(value: string): string[] {
+  const out: string[] = [];
+  scanList(value, (start, end) => {
+    out.push(value.slice(start, end));
+  });
   return out;
 }
 
@@ -482,21 +490,7 @@ function equalsAsciiCi(value: string, start: number, end: number, lower: string)
 /** Does the comma-separated list contain `token`, compared ASCII case-insensitively? */
 export function tokenListHas(value: string, token: string): boolean {
   const lower = token.toLowerCase();
-  const n = value.length;
-  let i = 0;
-  while (i < n) {
-    while (i < n && isOws(value.charCodeAt(i))) i++;
-    const start = i;
-    let end = i;
-    for (; i < n; i++) {
-      const c = value.charCodeAt(i);
-      if (c === 0x2c) break;
-      if (!isOws(c)) end = i + 1;
-    }
-    if (end > start && equalsAsciiCi(value, start, end, lower)) return true;
-    i++;
-  }
-  return false;
+  return scanList(value, (start, end) => equalsAsciiCi(value, start, end, lower));
 }
 
 /**
