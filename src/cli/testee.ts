@@ -11,7 +11,6 @@
 import { serverLogging, serveUntilSignal } from './serve.js';
 import type { ConnectionHdl } from '../handle.js';
 import { config, extend } from '../config/index.js';
-import { logging } from '../policies/logging/index.js';
 import { closeCodeName } from '../protocol/close.js';
 import { WsppError } from '../protocol/errors.js';
 import { Server } from '../roles/server.js';
