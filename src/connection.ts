@@ -81,6 +81,8 @@ export class ConnectionImpl implements ServerProcessorHost, LinkEvents {
   deflateAgreement: DeflateAgreement | undefined;
   /** Client: connect() was called. */
   started = false;
+  /** @internal Counted by the endpoint (from accept or connect until released). */
+  tracked = false;
   proxyAuth: [string, string] | undefined;
 
   // Settings copied from the endpoint (runtime overrides, WebSocket++'s set_* per connection).

@@ -91,17 +91,30 @@ export class EndpointCore {
 
   // --- connections ------------------------------------------------------------
 
-  /** @internal A new connection of this endpoint. */
+  /**
+   * @internal A new connection of this endpoint. Servers' connections are live at once;
+   * a client's becomes live when it is submitted (`track`), so one created and never
+   * connected holds nothing.
+   */
   newConnection(role: 'server' | 'client'): ConnectionImpl {
     const con = new ConnectionImpl(this, role);
+    if (role === 'server') this.track(con);
+    return con;
+  }
+
+  /** @internal Count a connection (and register it, with a registry) until it is released. */
+  track(con: ConnectionImpl): void {
+    if (con.tracked) return;
+    con.tracked = true;
     this.liveConnections++;
     this.registry?.add(con);
-    return con;
   }
 
   /** @internal Called once when a connection has ended (closed or failed). */
   released(con: ConnectionImpl): void {
     con.hdl.release();
+    if (!con.tracked) return;
+    con.tracked = false;
     this.liveConnections--;
     this.registry?.delete(con);
     if (this.liveConnections === 0) {

@@ -46,6 +46,7 @@ export class ClientImpl extends EndpointCore {
       throw new WsppError('websocket.invalid_state', 'connect() was already called for this connection');
     }
     con.started = true;
+    this.track(con);
     if (this.config.transport.kind === 'iostream') {
       if (output === undefined) throw new WsppError('transport.output_stream_required');
       const link = new IostreamLink(output, con);
