@@ -264,6 +264,19 @@ export class ConnectionImpl implements ServerProcessorHost, LinkEvents {
     if (link.bufferedAmount > this.config.sendQueueHighWaterMark) this.pressure(link);
   }
 
+  /** Frame small messages in place in the link's batch (see ProcessorHost.reserve). */
+  reserve(length: number): number {
+    const link = this.link;
+    if (link === undefined || this.ended || link.reserve === undefined) return -1;
+    const at = link.reserve(length);
+    if (at >= 0 && link.bufferedAmount > this.config.sendQueueHighWaterMark) this.pressure(link);
+    return at;
+  }
+
+  get outputBuffer(): Uint8Array | undefined {
+    return this.link?.outputBuffer;
+  }
+
   /** The processor is done with the transport: end our side, destroy it if the peer lingers. */
   end(): void {
     if (this.ended) return;

@@ -40,6 +40,14 @@ export type ProcessorState = 'connecting' | 'open' | 'closing' | 'closed' | 'fai
 export interface ProcessorHost {
   /** Bytes for the peer, in order. The processor never touches a buffer after handing it over. */
   write(data: Uint8Array): void;
+  /**
+   * Optional: reserve `length` bytes of the transport's output buffer, to frame a small
+   * message in place (no intermediate buffer, no second copy). Returns the offset into
+   * `outputBuffer`, or -1 when the transport cannot (then `write` is used).
+   */
+  reserve?(length: number): number;
+  /** The buffer `reserve` offsets point into (valid right after `reserve`). */
+  readonly outputBuffer?: Uint8Array;
   /** End the transport once written bytes are flushed. */
   end(): void;
   onOpen(): void;
@@ -526,7 +534,16 @@ abstract class Processor implements ReceiverEvents {
       this.host.write(payload);
       return;
     }
-    this.host.write(this.frameInto(fin, 0, opcode, payload, length, size, key));
+    const host = this.host;
+    if (host.reserve !== undefined) {
+      const at = host.reserve(size + length);
+      if (at >= 0) {
+        // Framed in place in the transport's batch: the common small-message path.
+        this.fillFrame(host.outputBuffer!, at, fin, 0, opcode, payload, length, size, key);
+        return;
+      }
+    }
+    host.write(this.frameInto(fin, 0, opcode, payload, length, size, key));
   }
 
   /** A frame as buffers to write (header and payload, or one buffer). */
@@ -552,16 +569,34 @@ abstract class Processor implements ReceiverEvents {
     key: Uint8Array | undefined,
   ): Uint8Array {
     const out = Buffer.allocUnsafe(size + length);
-    writeHeader(out, 0, fin, rsv, opcode, length, key);
-    if (typeof payload === 'string') {
-      out.write(payload, size, 'utf8');
-      if (key !== undefined) mask(out.subarray(size), key, out, size, length);
-    } else if (key !== undefined) {
-      mask(payload, key, out, size, length);
-    } else {
-      out.set(payload, size);
-    }
+    this.fillFrame(out, 0, fin, rsv, opcode, payload, length, size, key);
     return out;
+  }
+
+  /** Header and (masked) payload at `out[at..]`, which has room for `size + length` bytes. */
+  private fillFrame(
+    out: Uint8Array,
+    at: number,
+    fin: boolean,
+    rsv: number,
+    opcode: number,
+    payload: Uint8Array | string,
+    length: number,
+    size: number,
+    key: Uint8Array | undefined,
+  ): void {
+    const start = writeHeader(out, at, fin, rsv, opcode, length, key);
+    if (typeof payload === 'string') {
+      (out as Buffer).write(payload, start, length, 'utf8');
+      if (key !== undefined) {
+        const region = out.subarray(start, start + length);
+        mask(region, key, out, start, length);
+      }
+    } else if (key !== undefined) {
+      mask(payload, key, out, start, length);
+    } else {
+      out.set(payload, start);
+    }
   }
 }
 

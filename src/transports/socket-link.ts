@@ -84,6 +84,17 @@ export class SocketLink implements Link {
       }
       return;
     }
+    // reserve() may move to a new arena: read `arena` after it.
+    const at = this.reserve(length);
+    arena.set(data, at);
+  }
+
+  /**
+   * Room for `length` (≤ 4 KiB) bytes at the end of this tick's batch: returns the offset
+   * into `outputBuffer`, where the caller writes them now. -1 when too large or closed.
+   */
+  reserve(length: number): number {
+    if (length > SMALL || this.socket.destroyed) return -1;
     // Append to our segment if it ends where the arena's free space starts.
     if (this.segArena !== arena || this.segEnd !== arenaCursor || arenaCursor + length > ARENA) {
       this.flushBatch();
@@ -94,13 +105,19 @@ export class SocketLink implements Link {
       this.segArena = arena;
       this.segStart = this.segEnd = arenaCursor;
     }
-    arena.set(data, arenaCursor);
+    const at = arenaCursor;
     arenaCursor += length;
     this.segEnd = arenaCursor;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       process.nextTick(flush, this);
     }
+    return at;
+  }
+
+  /** The buffer `reserve` offsets point into. */
+  get outputBuffer(): Buffer {
+    return arena;
   }
 
   /** @internal Write the batched bytes as one chunk and let go of the arena. */

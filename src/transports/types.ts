@@ -16,6 +16,9 @@ export interface LinkEvents {
 
 export interface Link {
   write(data: Uint8Array): void;
+  /** Optional: room for `length` bytes in the output batch (offset into outputBuffer), or -1. */
+  reserve?(length: number): number;
+  readonly outputBuffer?: Uint8Array;
   /** Flush, then end our side. */
   end(): void;
   /** Close now, dropping unsent bytes. */
