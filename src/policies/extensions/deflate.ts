@@ -167,21 +167,69 @@ class DeflateCodec implements MessageCodec {
   }
 
   decompress(data: Uint8Array, maxSize: number, done: CodecCallback): void {
+    // zlib inflates any window up to its own: 9 bits also reads 8-bit streams.
+    const windowBits = Math.max(9, this.inflateBits);
+    this.job(
+      () => {
+        let inflater = this.inflater;
+        if (inflater === undefined) {
+          const dictionary = this.history;
+          inflater = this.inflater = zlib.createInflateRaw(dictionary === undefined ? { windowBits } : { windowBits, dictionary });
+          this.inflaterIn = 0;
+        }
+        return inflater;
+      },
+      maxSize,
+      (inflater, flushed) => {
+        this.inflaterIn += data.length + TRAILER.length;
+        inflater.write(data);
+        inflater.write(TRAILER);
+        inflater.flush(flushed);
+      },
+      (inflater, err, output) => {
+        if (inflater === undefined) {
+          done(err);
+          return;
+        }
+        // A peer may end a message with a final block (BFINAL, RFC 7692 7.2.3.4): the DEFLATE
+        // stream is over, so the next message starts a new one, which may still refer to
+        // the window; keep the window's bytes from then on to seed each new stream.
+        const streamEnded = inflater.bytesWritten < this.inflaterIn;
+        if (output !== undefined && !this.inflateReset && (streamEnded || this.history !== undefined)) {
+          this.history = lastBytes(this.history, output, 1 << windowBits);
+        }
+        if (err !== undefined || this.inflateReset || streamEnded) {
+          // A failed, per-message or finished context is dropped: its memory goes now.
+          inflater.close();
+          if (this.inflater === inflater) this.inflater = undefined;
+        }
+        done(err, output);
+      },
+      (err) => new WsppError('processor.invalid_payload', `inflate: ${err.message}`, { cause: err }),
+    );
+  }
+
+  /**
+   * One zlib job, through the endpoint's queue: `feed` writes to the stream and flushes;
+   * output is collected (more than `maxSize` bytes is `extension.inflate_too_big`, found
+   * as it comes); `end` runs exactly once — after the flush, an error, an overflow or
+   * close() — with the stream (undefined if the codec was closed before the job ran),
+   * the error or the whole output.
+   */
+  private job<S extends zlib.InflateRaw | zlib.DeflateRaw>(
+    open: () => S,
+    maxSize: number,
+    feed: (stream: S, flushed: () => void) => void,
+    end: (stream: S | undefined, err: WsppError | undefined, output: Buffer | undefined) => void,
+    zlibError: (err: Error) => WsppError,
+  ): void {
     this.limiter.run((release) => {
       if (this.closed) {
         release();
-        done(new WsppError('extension.uninitialized', 'the connection has ended'));
+        end(undefined, new WsppError('extension.uninitialized', 'the connection has ended'), undefined);
         return;
       }
-      // zlib inflates any window up to its own: 9 bits also reads 8-bit streams.
-      const windowBits = Math.max(9, this.inflateBits);
-      let inflater = this.inflater;
-      if (inflater === undefined) {
-        const dictionary = this.history;
-        inflater = this.inflater = zlib.createInflateRaw(dictionary === undefined ? { windowBits } : { windowBits, dictionary });
-        this.inflaterIn = 0;
-      }
-      const current = inflater;
+      const stream = open();
       const chunks: Buffer[] = [];
       let total = 0;
       let finished = false;
@@ -189,24 +237,10 @@ class DeflateCodec implements MessageCodec {
         if (finished) return;
         finished = true;
         this.inflight.delete(finish);
-        current.removeListener('data', onData);
-        current.removeListener('error', onError);
-        const output = err === undefined ? (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total)) : undefined;
-        // A peer may end a message with a final block (BFINAL, RFC 7692 7.2.3.4): the DEFLATE
-        // stream is over, so the next message starts a new one, which may still refer to
-        // the window; keep the window's bytes from then on to seed each new stream.
-        const streamEnded = current.bytesWritten < this.inflaterIn;
-        if (output !== undefined && !this.inflateReset && (streamEnded || this.history !== undefined)) {
-          this.history = lastBytes(this.history, output, 1 << windowBits);
-        }
-        if (err !== undefined || this.inflateReset || streamEnded) {
-          // A failed, per-message or finished context is dropped: its memory goes now.
-          current.close();
-          if (this.inflater === current) this.inflater = undefined;
-        }
+        stream.removeListener('data', onData);
+        stream.removeListener('error', onError);
         release();
-        if (err !== undefined) done(err);
-        else done(undefined, output);
+        end(stream, err, err === undefined ? (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total)) : undefined);
       };
       const onData = (chunk: Buffer): void => {
         total += chunk.length;
@@ -216,14 +250,11 @@ class DeflateCodec implements MessageCodec {
         }
         chunks.push(chunk);
       };
-      const onError = (err: Error): void => finish(new WsppError('processor.invalid_payload', `inflate: ${err.message}`, { cause: err }));
+      const onError = (err: Error): void => finish(zlibError(err));
       this.inflight.add(finish);
-      current.on('data', onData);
-      current.on('error', onError);
-      this.inflaterIn += data.length + TRAILER.length;
-      current.write(data);
-      current.write(TRAILER);
-      current.flush(() => finish(undefined));
+      stream.on('data', onData);
+      stream.on('error', onError);
+      feed(stream, () => finish(undefined));
     });
   }
 
@@ -255,26 +286,23 @@ class DeflateCodec implements MessageCodec {
   }
 
   private compressNow(data: Uint8Array, done: CodecCallback): void {
-    this.limiter.run((release) => {
-      if (this.closed) {
-        release();
-        done(new WsppError('extension.uninitialized', 'the connection has ended'));
-        return;
-      }
-      const deflater = (this.deflater ??= zlib.createDeflateRaw({
-        windowBits: this.deflateBits,
-        level: this.spec.level,
-        memLevel: this.spec.memLevel,
-      }));
-      const chunks: Buffer[] = [];
-      let total = 0;
-      let finished = false;
-      const finish = (err: WsppError | undefined): void => {
-        if (finished) return;
-        finished = true;
-        this.inflight.delete(finish);
-        deflater.removeListener('data', onData);
-        deflater.removeListener('error', onError);
+    this.job(
+      () =>
+        (this.deflater ??= zlib.createDeflateRaw({
+          windowBits: this.deflateBits,
+          level: this.spec.level,
+          memLevel: this.spec.memLevel,
+        })),
+      Number.MAX_SAFE_INTEGER,
+      (deflater, flushed) => {
+        deflater.write(data);
+        deflater.flush(zlib.constants.Z_SYNC_FLUSH, flushed);
+      },
+      (deflater, err, out) => {
+        if (deflater === undefined) {
+          done(err);
+          return;
+        }
         if (err !== undefined || this.deflateReset) {
           deflater.close();
           if (this.deflater === deflater) this.deflater = undefined;
@@ -282,28 +310,17 @@ class DeflateCodec implements MessageCodec {
           this.lastCompress = performance.now();
           this.budget.used(this);
         }
-        release();
-        if (err !== undefined) {
+        if (err !== undefined || out === undefined) {
           done(err);
           return;
         }
-        let out = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
         // A sync flush ends in 00 00 ff ff, which the wire format leaves out (RFC 7692 7.2.1).
         const n = out.length;
         if (n >= 4 && out[n - 4] === 0 && out[n - 3] === 0 && out[n - 2] === 0xff && out[n - 1] === 0xff) out = out.subarray(0, n - 4);
         done(undefined, out);
-      };
-      const onData = (chunk: Buffer): void => {
-        chunks.push(chunk);
-        total += chunk.length;
-      };
-      const onError = (err: Error): void => finish(new WsppError('extension.zlib_error', err.message, { cause: err }));
-      this.inflight.add(finish);
-      deflater.on('data', onData);
-      deflater.on('error', onError);
-      deflater.write(data);
-      deflater.flush(zlib.constants.Z_SYNC_FLUSH, () => finish(undefined));
-    });
+      },
+      (err) => new WsppError('extension.zlib_error', err.message, { cause: err }),
+    );
   }
 
   close(): void {
