@@ -523,32 +523,24 @@ abstract class Processor implements ReceiverEvents {
       return;
     }
     const key = this.nextMaskKey();
-    const isString = typeof payload === 'string';
-    const length = isString ? Buffer.byteLength(payload) : payload.length;
-    const size = headerSize(length, key !== undefined);
-    if (key === undefined && !isString && length > this.copyThreshold) {
-      // Large unmasked payloads are written as they are: no copy.
-      const header = Buffer.allocUnsafe(size);
-      writeHeader(header, 0, fin, 0, opcode, length);
-      this.host.write(header);
-      this.host.write(payload);
-      return;
-    }
     const host = this.host;
     if (host.reserve !== undefined) {
-      const at = host.reserve(size + length);
+      const length = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+      const at = host.reserve(headerSize(length, key !== undefined) + length);
       if (at >= 0) {
         // Framed in place in the transport's batch: the common small-message path.
-        this.fillFrame(host.outputBuffer!, at, fin, 0, opcode, payload, length, size, key);
+        this.fillFrame(host.outputBuffer!, at, fin, 0, opcode, payload, length, key);
         return;
       }
     }
-    host.write(this.frameInto(fin, 0, opcode, payload, length, size, key));
+    for (const bytes of this.frame(fin, 0, opcode, payload, key)) host.write(bytes);
   }
 
-  /** A frame as buffers to write (header and payload, or one buffer). */
-  private frame(fin: boolean, rsv: number, opcode: number, payload: Uint8Array | string): Uint8Array[] {
-    const key = this.nextMaskKey();
+  /**
+   * A frame as buffers to write: header and payload as they are for large unmasked
+   * payloads (no copy), else one buffer with both.
+   */
+  private frame(fin: boolean, rsv: number, opcode: number, payload: Uint8Array | string, key = this.nextMaskKey()): Uint8Array[] {
     const length = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
     const size = headerSize(length, key !== undefined);
     if (key === undefined && typeof payload !== 'string' && length > this.copyThreshold) {
@@ -556,21 +548,9 @@ abstract class Processor implements ReceiverEvents {
       writeHeader(header, 0, fin, rsv, opcode, length);
       return [header, payload];
     }
-    return [this.frameInto(fin, rsv, opcode, payload, length, size, key)];
-  }
-
-  private frameInto(
-    fin: boolean,
-    rsv: number,
-    opcode: number,
-    payload: Uint8Array | string,
-    length: number,
-    size: number,
-    key: Uint8Array | undefined,
-  ): Uint8Array {
     const out = Buffer.allocUnsafe(size + length);
-    this.fillFrame(out, 0, fin, rsv, opcode, payload, length, size, key);
-    return out;
+    this.fillFrame(out, 0, fin, rsv, opcode, payload, length, key);
+    return [out];
   }
 
   /** Header and (masked) payload at `out[at..]`, which has room for `size + length` bytes. */
@@ -582,7 +562,6 @@ abstract class Processor implements ReceiverEvents {
     opcode: number,
     payload: Uint8Array | string,
     length: number,
-    size: number,
     key: Uint8Array | undefined,
   ): void {
     const start = writeHeader(out, at, fin, rsv, opcode, length, key);
