@@ -278,11 +278,12 @@ export class ConnectionImpl implements ServerProcessorHost, LinkEvents {
   }
 
   /** The processor is done with the transport: end our side, destroy it if the peer lingers. */
-  end(): void {
+  end(release = false): void {
     if (this.ended) return;
     this.ended = true;
     const link = this.link;
     if (link === undefined) return;
+    if (release && link.release?.() === true) return;
     link.end();
     const wait = this.config.timeouts.socketShutdown;
     if (wait > 0) {

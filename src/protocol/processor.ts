@@ -48,8 +48,13 @@ export interface ProcessorHost {
   reserve?(length: number): number;
   /** The buffer `reserve` offsets point into (valid right after `reserve`). */
   readonly outputBuffer?: Uint8Array;
-  /** End the transport once written bytes are flushed. */
-  end(): void;
+  /**
+   * End the transport once written bytes are flushed. `release`: the closing handshake is
+   * complete and this side closes the TCP connection first (the server, RFC 6455 7.1.1);
+   * nothing more may come from the peer, so the transport may close outright instead of
+   * half-closing and waiting for the peer's end.
+   */
+  end(release?: boolean): void;
   onOpen(): void;
   onMessage(opcode: DataOpcode, payload: Uint8Array): void;
   /** Return false to suppress the automatic pong. */
@@ -301,15 +306,23 @@ abstract class Processor implements ReceiverEvents {
     this.outQueue = undefined;
     if (this.endWhenDrained) {
       this.endWhenDrained = false;
-      this.host.end();
+      this.host.end(this.releasesTransport());
     }
   }
 
   /** End the transport once queued output is out. */
   private endTransport(): void {
     if (this.outQueue !== undefined) this.endWhenDrained = true;
-    else this.host.end();
+    else this.host.end(this.releasesTransport());
   }
+
+  /** Whether this side closes the transport at once when the session ends (see ProcessorHost.end). */
+  private releasesTransport(): boolean {
+    return this.closesTransportFirst && this.closeSent && this.closeReceived;
+  }
+
+  /** The server closes the TCP connection first; a client waits for it (RFC 6455 7.1.1). */
+  protected abstract readonly closesTransportFirst: boolean;
 
   /**
    * Send one fragment of a message: the first call names the message's opcode, later
@@ -596,6 +609,7 @@ function truncateReason(message: string): string {
 }
 
 export class ServerProcessor extends Processor {
+  protected readonly closesTransportFirst = true;
   /** Until the head is complete. */
   private head: HttpHeadParser | undefined;
   private decided = false;
@@ -732,6 +746,7 @@ export class ServerProcessor extends Processor {
 }
 
 export class ClientProcessor extends Processor {
+  protected readonly closesTransportFirst = false;
   /** The key sent in the request (for tests and logging). */
   readonly key: string;
   /** The request bytes, available before `start()`. */

@@ -137,6 +137,15 @@ export class SocketLink implements Link {
     this.socket.end();
   }
 
+  release(): boolean {
+    this.flushBatch();
+    const socket = this.socket;
+    // TLS ends with a close_notify alert, which only end() sends.
+    if (socket.writableLength !== 0 || (socket as { encrypted?: boolean }).encrypted === true) return false;
+    socket.destroy();
+    return true;
+  }
+
   destroy(): void {
     this.socket.destroy();
   }

@@ -21,6 +21,13 @@ export interface Link {
   readonly outputBuffer?: Uint8Array;
   /** Flush, then end our side. */
   end(): void;
+  /**
+   * Optional: flush, then close both directions now, the OS delivering what was written
+   * before its orderly close (no half-close, no waiting for the peer's end). Returns false,
+   * having done nothing, when it cannot: output still queued, or a protocol (TLS) that
+   * must say goodbye first.
+   */
+  release?(): boolean;
   /** Close now, dropping unsent bytes. */
   destroy(): void;
   pause(): void;

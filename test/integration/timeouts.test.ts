@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { Client, Server, config, extend, type ConnectionHdl } from '../../src/index.js';
 import {
   HOST,
+  acceptFor,
   cleanup,
   closePayload,
   deferred,
@@ -150,8 +151,9 @@ describe('timeouts: closing handshake', () => {
     expect(await closedEc.promise).toBe('websocket.close_handshake_timeout');
   });
 
-  it('a peer that answers the close but never closes TCP is dropped at the socketShutdown timeout', async () => {
-    const server = new Server(extend(config.minimalTcp, { timeouts: { socketShutdown: 200 } }));
+  it('server: once the closing handshake is complete it closes TCP at once (RFC 6455 7.1.1), not waiting for the peer', async () => {
+    // A socketShutdown far beyond the test's time limit: only the immediate close passes.
+    const server = new Server(extend(config.minimalTcp, { timeouts: { socketShutdown: 600_000 } }));
     const serverSocket = deferred<net.Socket>();
     server.setSocketInitHandler((_hdl, socket) => serverSocket.resolve(socket));
     const opened = deferred<ConnectionHdl>();
@@ -167,9 +169,79 @@ describe('timeouts: closing handshake', () => {
     await peer.nextFrame(0x8);
     peer.send(0x8, closePayload(1000));
     expect(await closedEc.promise).toBeUndefined();
+    await gotFin; // the server's close frame, then its FIN: an orderly close
+    await serverSocketClosed; // and its socket is gone while ours is still open
+    expect(peer.socket.destroyed).toBe(false);
+    peer.socket.destroy();
+  });
+
+  it('server: after a protocol error it half-closes, and a peer that never closes TCP is dropped at the socketShutdown timeout', async () => {
+    const server = new Server(extend(config.minimalTcp, { timeouts: { socketShutdown: 200 } }));
+    const serverSocket = deferred<net.Socket>();
+    server.setSocketInitHandler((_hdl, socket) => serverSocket.resolve(socket));
+    const closedEc = deferred<string | undefined>();
+    server.setCloseHandler((_hdl, con) => closedEc.resolve(con.getEc()?.code));
+    const port = await listen(server);
+    const peer = await rawPeer(port, '/', true);
+    const socket = await serverSocket.promise;
+    const serverSocketClosed = socketClosed(socket);
+    const gotFin = once(peer.socket, 'end');
+    peer.socket.write(Buffer.from([0x83, 0x80, 0, 0, 0, 0])); // reserved opcode 3
+    expect(await closedEc.promise).toBe('processor.invalid_opcode');
+    const close = await peer.nextFrame(0x8);
+    expect(close.payload.readUInt16BE(0)).toBe(1002);
     await gotFin;
-    // We never end our side: the server destroys its socket at the socketShutdown timeout.
+    // We never end our side (and never answer): the socket goes at the socketShutdown timeout.
     await serverSocketClosed;
+    expect(socket.destroyed).toBe(true);
+    peer.socket.destroy();
+  });
+
+  it('client: waits for the server to close TCP, and a server that never does is dropped at the socketShutdown timeout', async () => {
+    // A server that answers the close frame but never ends or closes its socket.
+    const peers: net.Socket[] = [];
+    const raw = net.createServer({ allowHalfOpen: true }, (socket) => {
+      peers.push(socket);
+      let head = Buffer.alloc(0);
+      let upgraded = false;
+      socket.on('data', (chunk: Buffer) => {
+        head = Buffer.concat([head, chunk]);
+        if (!upgraded) {
+          const end = head.indexOf('\r\n\r\n');
+          if (end < 0) return;
+          const key = /sec-websocket-key: *(\S+)/i.exec(head.subarray(0, end).toString('latin1'))?.[1] ?? '';
+          socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptFor(key)}\r\n\r\n`);
+          upgraded = true;
+          head = head.subarray(end + 4);
+        }
+        // The client's masked close frame (2 + 4 + 2 bytes): answer it, then linger.
+        if (head.length >= 8 && (head[0]! & 0x0f) === 0x8) socket.write(Buffer.concat([Buffer.from([0x88, 2]), closePayload(1000)]));
+      });
+    });
+    cleanup.server(() => {
+      for (const p of peers) p.destroy();
+      raw.close();
+    });
+    await new Promise<void>((resolve) => raw.listen(0, HOST, resolve));
+    const port = (raw.address() as net.AddressInfo).port;
+
+    const client = new Client(extend(config.minimalTcpClient, { timeouts: { socketShutdown: 200 } }));
+    const clientSocket = deferred<net.Socket>();
+    client.setSocketInitHandler((_hdl, socket) => clientSocket.resolve(socket));
+    const opened = deferred<ConnectionHdl>();
+    client.setOpenHandler((hdl) => opened.resolve(hdl));
+    const closedInfo = deferred<{ ec: string | undefined; remote: number }>();
+    client.setCloseHandler((_hdl, con) => closedInfo.resolve({ ec: con.getEc()?.code, remote: con.getRemoteCloseCode() }));
+    const con = client.getConnection(`ws://${HOST}:${port}/`);
+    trackCon(con);
+    client.connect(con);
+    const socket = await clientSocket.promise;
+    const socketGone = socketClosed(socket);
+    client.close(await opened.promise, 1000);
+    expect(await closedInfo.promise).toEqual({ ec: undefined, remote: 1000 });
+    // The client half-closed and waited; the silent server's socket is dropped at the timeout.
+    expect(socket.destroyed).toBe(false);
+    await socketGone;
     expect(socket.destroyed).toBe(true);
   });
 });

@@ -25,6 +25,8 @@ export class Side implements ServerProcessorHost {
   events: Event[] = [];
   out: Uint8Array[] = [];
   ended = false;
+  /** The `release` of the end() call (see ProcessorHost.end). */
+  released: boolean | undefined;
   answerPings = true;
   onUpgradeRequest?: (request: ClientRequestInfo) => void;
   onHttpRequest?: (head: HttpHead) => void;
@@ -33,8 +35,9 @@ export class Side implements ServerProcessorHost {
   write(data: Uint8Array): void {
     this.out.push(Uint8Array.from(data));
   }
-  end(): void {
+  end(release?: boolean): void {
     this.ended = true;
+    this.released = release === true;
   }
   onOpen(): void {
     this.events.push(['open']);

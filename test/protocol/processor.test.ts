@@ -265,6 +265,9 @@ describe('closing handshake through buffers', () => {
         expect(s.events.filter((e) => e[0] === 'close')).toHaveLength(1);
         expect(s.ended).toBe(true);
         expect(c.ended).toBe(true);
+        // The server closes TCP first, at once; the client half-closes and waits for it.
+        expect(s.released).toBe(true);
+        expect(c.released).toBe(false);
         expect(a.error).toBeUndefined();
       }
     }
@@ -325,6 +328,8 @@ describe('failures after open', () => {
     expect(out[0]).toBe(0x88);
     expect(out.readUInt16BE(2)).toBe(1002);
     expect(s.ended).toBe(true);
+    // No close frame came back: the peer may still be sending, so only our side ends.
+    expect(s.released).toBe(false);
     expect(s.kinds().filter((k) => k === 'close')).toHaveLength(1);
   });
 
