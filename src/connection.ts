@@ -83,6 +83,9 @@ export class ConnectionImpl implements ServerProcessorHost, LinkEvents {
   started = false;
   /** @internal Counted by the endpoint (from accept or connect until released). */
   tracked = false;
+  /** @internal Neighbours in the endpoint's list of live connections (see EndpointCore.track). */
+  livePrev: ConnectionImpl | undefined = undefined;
+  liveNext: ConnectionImpl | undefined = undefined;
   proxyAuth: [string, string] | undefined;
 
   // Settings copied from the endpoint (runtime overrides, WebSocket++'s set_* per connection).

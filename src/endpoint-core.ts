@@ -54,9 +54,11 @@ export class EndpointCore {
   readonly pool: BufferPool | undefined;
   /** permessage-deflate, when the config enables it. */
   readonly deflate: DeflateRuntime | undefined;
-  /** Open connections, when the config asks for a registry. */
-  protected readonly registry: Set<ConnectionImpl> | undefined;
-  /** Connections not yet released: counted always (perpetual mode, stop). */
+  /**
+   * Connections not yet released, as an intrusive list (two fields per connection, no
+   * allocation): stop() reaches every one; `connections()` lists them with a registry.
+   */
+  private liveHead: ConnectionImpl | undefined;
   liveConnections = 0;
   private perpetualTimer: NodeJS.Timeout | undefined;
   private idleWaiters: (() => void)[] = [];
@@ -74,7 +76,6 @@ export class EndpointCore {
     this.elog = new ChannelLogger('error', config.logging.error);
     this.random = config.rng.create();
     this.pool = config.messagePool.kind === 'pool' ? new BufferPool(config.messagePool.size, config.messagePool.buffers) : undefined;
-    this.registry = config.registry ? new Set() : undefined;
     const pmd = config.extensions.permessageDeflate;
     this.deflate = pmd.kind === 'enabled' ? new DeflateRuntime(pmd as DeflateEnabledSpec) : undefined;
   }
@@ -102,12 +103,15 @@ export class EndpointCore {
     return con;
   }
 
-  /** @internal Count a connection (and register it, with a registry) until it is released. */
+  /** @internal Count and list a connection until it is released. */
   track(con: ConnectionImpl): void {
     if (con.tracked) return;
     con.tracked = true;
     this.liveConnections++;
-    this.registry?.add(con);
+    const head = this.liveHead;
+    con.liveNext = head;
+    if (head !== undefined) head.livePrev = con;
+    this.liveHead = con;
   }
 
   /** @internal Called once when a connection has ended (closed or failed). */
@@ -116,7 +120,11 @@ export class EndpointCore {
     if (!con.tracked) return;
     con.tracked = false;
     this.liveConnections--;
-    this.registry?.delete(con);
+    const { livePrev: prev, liveNext: next } = con;
+    if (prev === undefined) this.liveHead = next;
+    else prev.liveNext = next;
+    if (next !== undefined) next.livePrev = prev;
+    con.livePrev = con.liveNext = undefined;
     if (this.liveConnections === 0) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
@@ -142,10 +150,17 @@ export class EndpointCore {
     return orThrow(this.tryGetConFromHdl(hdl));
   }
 
-  /** The registered connections (config `registry: true`). */
+  /** The live connections (config `registry: true`), as of this call: ending ones may still be listed. */
   connections(): IterableIterator<ConnectionImpl> {
-    if (this.registry === undefined) throw new WsppError('websocket.invalid_state', 'this endpoint keeps no registry (config registry: true)');
-    return this.registry.values();
+    if (!this.config.registry) throw new WsppError('websocket.invalid_state', 'this endpoint keeps no registry (config registry: true)');
+    return this.liveList().values();
+  }
+
+  /** @internal A snapshot of the live connections, newest first. */
+  protected liveList(): ConnectionImpl[] {
+    const list: ConnectionImpl[] = [];
+    for (let con = this.liveHead; con !== undefined; con = con.liveNext) list.push(con);
+    return list;
   }
 
   get connectionCount(): number {

@@ -25,7 +25,6 @@ export async function runEcho(argv: readonly string[]): Promise<number> {
 
   const common = {
     logging: serverLogging(verbose),
-    registry: true,
     keepAlive: false,
     extensions: { permessageDeflate: compress ? deflate() : disabled },
   } as const;

@@ -33,7 +33,6 @@ export async function runStart(args: ParsedArgs): Promise<number> {
   const server = new Server(
     extend(config.tcp, {
       logging: { access: logging.stub(), error: logging.stream(process.stderr, ['fatal']) },
-      registry: true,
       keepAlive: false,
     }),
   );

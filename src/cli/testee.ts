@@ -50,7 +50,6 @@ export async function runTesteeServer(args: ParsedArgs): Promise<number> {
     extend(config.tcp, {
       ...deflateConfig(deflate),
       logging: serverLogging(boolFlag(args, 'verbose')),
-      registry: true,
       keepAlive: false,
       maxMessageSize: TESTEE_MAX_MESSAGE,
     }),

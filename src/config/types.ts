@@ -60,7 +60,7 @@ export interface Config {
   readonly messagePool: MessagePoolSpec;
   readonly rng: RngSpec;
   readonly extensions: ExtensionsConfig;
-  /** Keep a registry of connections (for broadcast and `stop()`); endpoints keep none by default. */
+  /** Offer `connections()`, the live connections (for broadcast). `stop()` reaches every connection either way. */
   readonly registry: boolean;
   /** Creates each connection's `con.data` (typed dependency injection). */
   readonly connectionData: () => unknown;

@@ -112,16 +112,14 @@ export class ServerImpl extends EndpointCore {
   }
 
   /**
-   * Stop listening, close every registered connection with 1001 (Going away), and wait
-   * until all connections have ended (bounded by the close-handshake timeout per connection).
+   * Stop listening, close every connection with 1001 (Going away), and wait until all
+   * have ended (bounded by the close-handshake timeout per connection).
    */
   async stop(code = 1001, reason = 'server stopping'): Promise<void> {
     await this.stopListening();
-    if (this.registry !== undefined) {
-      for (const con of [...this.registry]) {
-        if (con.state === 'open') con.tryClose(code, reason);
-        else if (con.state === 'connecting') con.terminate(new WsppError('websocket.operation_canceled'));
-      }
+    for (const con of this.liveList()) {
+      if (con.state === 'open') con.tryClose(code, reason);
+      else if (con.state === 'connecting') con.terminate(new WsppError('websocket.operation_canceled'));
     }
     await this.whenIdle();
     this.stopPerpetual();

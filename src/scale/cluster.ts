@@ -23,7 +23,7 @@ import { WsppError } from '../protocol/errors.js';
 import { Server } from '../roles/server.js';
 import type { ServerEndpoint } from '../roles/types.js';
 
-/** The server a cluster process runs: the config's, with the connection registry on (for stop()). */
+/** The server a cluster process runs: the config's, with the connection registry on (`connections()`). */
 export type ClusterServer<C extends Config> = ServerEndpoint<Extended<C, { readonly registry: true }>>;
 
 export interface ClusterWorkerInfo {

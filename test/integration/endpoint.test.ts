@@ -125,8 +125,29 @@ describe('connection registry and stop()', () => {
     expect(server.isListening).toBe(false);
   });
 
+  it('without a registry too, stop() closes every connection with 1001 (the first, a middle and the last opened) and resolves', async () => {
+    const server = new Server(config.minimalTcp);
+    let opened = 0;
+    server.setOpenHandler(() => void opened++);
+    const closes: number[] = [];
+    server.setCloseHandler((_hdl, con) => void closes.push(con.getLocalCloseCode()));
+    const port = await listen(server);
+    const clients = [];
+    for (let i = 0; i < 5; i++) clients.push(await wsConnect(`ws://${HOST}:${port}/`));
+    await until(() => opened === 5);
+    // Connections leaving from the head, the middle and the tail of the endpoint's list.
+    for (const i of [4, 2, 0]) clients[i]!.close(1000);
+    await until(() => closes.length === 3);
+    expect(server.connectionCount).toBe(2);
+    const wsCloses = [clients[1]!, clients[3]!].map((ws) => closed(ws));
+    expect(await bounded(server.stop(), 2000)).not.toBe('timed out');
+    expect((await Promise.all(wsCloses)).map((c) => c.code)).toEqual([1001, 1001]);
+    expect(closes).toEqual([1000, 1000, 1000, 1001, 1001]);
+    expect(server.connectionCount).toBe(0);
+  });
+
   it('stop() also ends connections still in the opening handshake', async () => {
-    const server = new Server(extend(config.minimalTcp, { registry: true }));
+    const server = new Server(config.minimalTcp);
     const failed = deferred<string | undefined>();
     server.setFailHandler((_hdl, con) => failed.resolve(con.getEc()?.code));
     const port = await listen(server);
