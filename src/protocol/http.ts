@@ -73,30 +73,32 @@ function isOws(c: number): boolean {
 
 /**
  * The header fields of a head: the raw ordered list (original case, as received)
- * and a case-insensitive lookup.
+ * and a case-insensitive lookup. Lookups scan the list: a head has a handful of fields
+ * (at most `maxHeaders`), and a scan allocates nothing where a Map would cost a
+ * lower-cased key and an array per field on every handshake.
  */
 export class HttpHeaders {
   /** The fields in the order received, names in their original case. */
   readonly raw: ReadonlyArray<readonly [name: string, value: string]>;
-  readonly #byName = new Map<string, string[]>();
 
   constructor(list: Iterable<readonly [string, string]> = []) {
     const raw: (readonly [string, string])[] = [];
-    for (const [name, value] of list) {
-      raw.push([name, value]);
-      const key = name.toLowerCase();
-      const values = this.#byName.get(key);
-      if (values === undefined) this.#byName.set(key, [value]);
-      else values.push(value);
-    }
+    for (const [name, value] of list) raw.push([name, value]);
     this.raw = raw;
+  }
+
+  /** @internal Take `list` as it is (the parser's own, never changed afterwards). */
+  static adopt(list: ReadonlyArray<readonly [string, string]>): HttpHeaders {
+    const headers = new HttpHeaders();
+    (headers as { raw: ReadonlyArray<readonly [string, string]> }).raw = list;
+    return headers;
   }
 
   /** From a flat `[name, value, name, value, ...]` list (node:http `rawHeaders`). */
   static fromFlat(flat: readonly string[]): HttpHeaders {
     const list: [string, string][] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) list.push([flat[i] as string, flat[i + 1] as string]);
-    return new HttpHeaders(list);
+    return HttpHeaders.adopt(list);
   }
 
   /**
@@ -104,24 +106,32 @@ export class HttpHeaders {
    * That combination is wrong for Set-Cookie: use `getAll` for it.
    */
   get(name: string): string | undefined {
-    const values = this.#byName.get(name.toLowerCase());
-    if (values === undefined) return undefined;
-    return values.length === 1 ? values[0] : values.join(', ');
+    const lower = name.toLowerCase();
+    let found: string | undefined;
+    for (const [n, v] of this.raw) {
+      if (equalsAsciiCi(n, 0, n.length, lower)) found = found === undefined ? v : `${found}, ${v}`;
+    }
+    return found;
   }
 
   /** Every occurrence's value, in order (a fresh array; empty when absent). */
   getAll(name: string): string[] {
-    const values = this.#byName.get(name.toLowerCase());
-    return values === undefined ? [] : values.slice();
+    const lower = name.toLowerCase();
+    const out: string[] = [];
+    for (const [n, v] of this.raw) if (equalsAsciiCi(n, 0, n.length, lower)) out.push(v);
+    return out;
   }
 
   has(name: string): boolean {
-    return this.#byName.has(name.toLowerCase());
+    return this.count(name) !== 0;
   }
 
   /** How many times the field occurs. */
   count(name: string): number {
-    return this.#byName.get(name.toLowerCase())?.length ?? 0;
+    const lower = name.toLowerCase();
+    let count = 0;
+    for (const [n] of this.raw) if (equalsAsciiCi(n, 0, n.length, lower)) count++;
+    return count;
   }
 
   /** Number of fields (occurrences). */
@@ -345,7 +355,7 @@ export function parseHead(kind: HttpKind, text: string, rest: Uint8Array): HttpH
     list.push(field);
     pos = eol + 2;
   }
-  head.headers = new HttpHeaders(list);
+  head.headers = HttpHeaders.adopt(list);
   head.rest = rest;
   head.size = size;
   head.text = text;
