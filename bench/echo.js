@@ -4,17 +4,25 @@
 //   env BENCH_SECONDS=3           measured seconds per row (warm-up comes on top)
 //       BENCH_ECHO_SERVERS=wspp,ws,ws-js,net   which servers to run (default: all)
 //       BENCH_ECHO_IDLE=10000     connections for the memory measurement (0 = skip)
+//       BENCH_ECHO_PARTS=echo,handshakes,memory   which parts to run (default: all), e.g.
+//                                 BENCH_ECHO_PARTS=handshakes to run the handshakes row alone
 //       BENCH_ECHO_WSPP=script.js a stand-in for `wspp echo` (development only)
+//       BENCH_NO_CC=1             do not build bench/hsload.c: handshakes with the JS generator
 // With taskset and two or more cores, every server runs pinned to core 1 and the load
 // generator to core 0, so a server's CPU time is its own. Server CPU comes from the server
 // itself (a "stats" line on its stdin, process.cpuUsage()), read at the start and the end of the
 // measured window; /proc/<pid>/stat is the fallback for a server that does not answer.
+// Handshakes per second: a Node client costs more CPU per open+close cycle than the server, so
+// that row is driven by bench/hsload.c (C, epoll), compiled on the fly by bench/hsload.js into
+// node_modules/.cache/wspp-bench/; without a C compiler it falls back to bench/loadgen.js
+// --connect-rate, which then measures the client more than the server (the table says so).
 import { spawn, execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { buildHsload } from './hsload.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -66,8 +74,9 @@ const SERVERS = {
   net: { label: 'raw node:net', argv: [`${here}servers/net-echo.js`, '--port', '0'], env: {}, raw: true },
 };
 
-function command(argv, core, pin) {
-  const full = [process.execPath, ...argv];
+/** [cmd, args] running `exec argv` (default exec: this Node), pinned to `core` with taskset. */
+function command(argv, core, pin, exec = process.execPath) {
+  const full = [exec, ...argv];
   return pin ? ['taskset', ['-c', String(core), ...full]] : [full[0], full.slice(1)];
 }
 
@@ -212,9 +221,13 @@ function procTicks(pid) {
 /**
  * Runs bench/loadgen.js (pinned to core 0) with --sync, reading the server's stats at the start
  * and end marks of the measured window. Resolves {result, cpuMs, seconds} or {error}.
+ * opts.exec: run that executable instead (e.g. bench/hsload.c built), with `--port P --sync`
+ * and args; it must print the same {"mark":...} lines and one JSON result line.
  */
-function loadgen(server, args, { pin, limitS, onLine }) {
-  const [cmd, argv] = command([`${here}loadgen.js`, '--port', String(server.port), '--quiet', '--sync', ...args], 0, pin);
+function loadgen(server, args, { pin, limitS, onLine, exec }) {
+  const [cmd, argv] = exec
+    ? command(['--port', String(server.port), '--sync', ...args], 0, pin, exec)
+    : command([`${here}loadgen.js`, '--port', String(server.port), '--quiet', '--sync', ...args], 0, pin);
   return new Promise((resolve) => {
     const child = spawn(cmd, argv, { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
     let stderr = '';
@@ -297,12 +310,61 @@ for (const size of [16, 1024, 64 * 1024, 1024 * 1024]) {
   }
 }
 
+// Handshakes: rounds per server (ABBA order), concurrent open+close cycles per round.
+const HS_ROUNDS = 3;
+const HS_CONCURRENCY = 100;
+const PARTS = ['echo', 'handshakes', 'memory'];
+
+/** The parts of the suite to run, from BENCH_ECHO_PARTS (default: all). */
+function wantedParts() {
+  const raw = process.env.BENCH_ECHO_PARTS;
+  if (raw === undefined || raw.trim() === '') return new Set(PARTS);
+  const list = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = list.filter((p) => !PARTS.includes(p));
+  if (bad.length) process.stderr.write(`  echo: ignoring unknown BENCH_ECHO_PARTS ${bad.join(', ')} (parts: ${PARTS.join(', ')})\n`);
+  return new Set(list.filter((p) => PARTS.includes(p)));
+}
+
+const median = (v) => {
+  const s = [...v].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length === 0 ? NaN : s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+/**
+ * One server's handshake rounds -> the medians of handshakes/s and of server CPU per handshake,
+ * with busy/otherLoad of the median round (the round with the median CPU per handshake).
+ */
+function hsSummary(rounds) {
+  const ok = rounds.filter((r) => !r.error && r.handshakes > 0);
+  const errors = rounds.reduce((a, r) => a + (r.errors ?? 0), 0);
+  const errorDetails = rounds.flatMap((r, i) => (r.error ? [`round ${i + 1}: ${r.error}`] : r.errors ? r.errorDetails.map((d) => `round ${i + 1}: ${d}`) : []));
+  if (!ok.length) return { error: errorDetails.join('; ') || 'no handshakes counted', rounds };
+  const withCpu = ok.filter((r) => Number.isFinite(r.cpuUs));
+  const byMid = withCpu.length ? [...withCpu].sort((a, b) => a.cpuUs - b.cpuUs) : [...ok].sort((a, b) => a.perSec - b.perSec);
+  const mid = byMid[(byMid.length - 1) >> 1];
+  return {
+    perSec: median(ok.map((r) => r.perSec)),
+    cpuUs: median(withCpu.map((r) => r.cpuUs)),
+    busy: mid.busy,
+    otherLoad: mid.otherLoad,
+    genBusy: mid.genBusy,
+    resetAfterClose: ok.reduce((a, r) => a + (r.resetAfterClose ?? 0), 0),
+    totalHandshakes: ok.reduce((a, r) => a + (r.totalHandshakes ?? 0), 0),
+    okRounds: ok.length,
+    rounds,
+    errors: errors + rounds.filter((r) => r.error).length,
+    errorDetails,
+  };
+}
+
 export async function echoSuite() {
   const envSeconds = Number(process.env.BENCH_SECONDS ?? '3');
   const seconds = envSeconds > 0 && envSeconds <= 600 ? envSeconds : 3;
   const warmup = Number(Math.min(1, Math.max(0.3, seconds / 3)).toFixed(2));
   const wanted = (process.env.BENCH_ECHO_SERVERS ?? 'wspp,ws,ws-js,net').split(',').map((s) => s.trim()).filter((s) => SERVERS[s]);
   const idleWanted = Number(process.env.BENCH_ECHO_IDLE ?? '10000');
+  const parts = wantedParts();
   const noPin = canPin();
   const pin = noPin === null;
   const t0 = Date.now();
@@ -320,7 +382,9 @@ export async function echoSuite() {
     // ---- echo rows: every server runs at once (idle while another is measured); the rows
     // interleave the servers so machine noise hits them alike.
     const servers = new Map();
-    for (const name of wanted) {
+    // without the echo rows only the handshake servers are needed
+    const longRunning = parts.has('echo') ? wanted : parts.has('handshakes') ? wanted.filter((n) => n === 'wspp' || n === 'ws') : [];
+    for (const name of longRunning) {
       progress(`starting ${SERVERS[name].label}`);
       const s = new Server(name, pin);
       started.push(s);
@@ -333,7 +397,7 @@ export async function echoSuite() {
     const echo = new Map(); // `${name}/${size}/${conns}` -> {msgsPerSec, mbPerSec, p50us, p99us, cpuUsPerMsg, busy, error}
     const total = ROWS.length * servers.size;
     let done = 0;
-    for (const row of ROWS) {
+    for (const row of parts.has('echo') ? ROWS : []) {
       for (const [name, server] of servers) {
         done++;
         progress(`[${done}/${total}] ${SERVERS[name].label}: ${sizeName(row.size)} x ${row.conns} conns, window ${row.window}   `);
@@ -361,25 +425,46 @@ export async function echoSuite() {
       }
     }
 
-    // ---- handshakes per second (WebSocket servers only)
-    const hs = new Map();
+    // ---- handshakes per second (WebSocket servers only): HS_ROUNDS rounds per server in ABBA
+    // order (wspp, ws, ws, wspp, wspp, ws) so drift on the machine (TIME_WAIT sockets piling up
+    // in the kernel, other load) hits both alike; per server the median of its rounds.
+    const hs = new Map(); // name -> hsSummary(rounds)
+    let hsGen = null; // {path} (C generator) or {error} (why the JS generator is used)
     const hsServers = [...servers].filter(([n]) => n === 'wspp' || n === 'ws');
-    for (const [name, server] of hsServers) {
-      progress(`handshakes/s: ${SERVERS[name].label}                              `);
-      const r = await loadgen(server, ['--connect-rate', '--seconds', String(seconds), '--warmup', String(Math.min(0.5, warmup)), '--concurrency', '100'], {
-        pin,
-        limitS: seconds + 40,
-      });
-      if (r.error) hs.set(name, { error: r.error });
-      else
-        hs.set(name, {
-          perSec: r.result.handshakesPerSec,
-          cpuUs: r.result.handshakes > 0 ? (r.cpuMs * 1000) / r.result.handshakes : NaN,
-          busy: r.cpuMs / (r.result.seconds * 1000),
-          otherLoad: r.otherLoad,
-          errors: r.result.errors,
-          errorDetails: r.result.errorDetails,
-        });
+    if (parts.has('handshakes') && hsServers.length) {
+      progress('handshakes/s: building bench/hsload.c                              ');
+      hsGen = await buildHsload();
+      const genName = hsGen.path ? 'bench/hsload.c' : 'bench/loadgen.js';
+      const hsWarmup = Math.min(0.5, warmup);
+      const order = [];
+      for (let r = 0; r < HS_ROUNDS; r++) order.push(...(r % 2 === 0 ? hsServers : [...hsServers].reverse()));
+      const rounds = new Map(hsServers.map(([n]) => [n, []]));
+      for (let i = 0; i < order.length; i++) {
+        const [name, server] = order[i];
+        progress(`[${i + 1}/${order.length}] handshakes/s: ${SERVERS[name].label} (${genName})                    `);
+        const args = ['--seconds', String(seconds), '--warmup', String(hsWarmup), '--concurrency', String(HS_CONCURRENCY)];
+        const r = hsGen.path
+          ? await loadgen(server, [...args, '--max-time', String(Math.ceil(hsWarmup + seconds + 30))], { pin, limitS: seconds + 40, exec: hsGen.path })
+          : await loadgen(server, ['--connect-rate', ...args], { pin, limitS: seconds + 40 });
+        const res = r.result;
+        rounds.get(name).push(
+          r.error
+            ? { error: r.error }
+            : {
+                handshakes: res.handshakes,
+                perSec: res.handshakesPerSec,
+                totalHandshakes: res.totalHandshakes,
+                cpuUs: res.handshakes > 0 ? (r.cpuMs * 1000) / res.handshakes : NaN,
+                busy: r.cpuMs / (res.seconds * 1000),
+                otherLoad: r.otherLoad,
+                genBusy: r.genBusy,
+                resetAfterClose: res.resetAfterClose ?? 0,
+                errors: res.errors,
+                errorDetails: res.errorDetails,
+              },
+        );
+      }
+      for (const [name, rs] of rounds) hs.set(name, hsSummary(rs));
     }
     await cleanup();
     started.length = 0;
@@ -387,7 +472,7 @@ export async function echoSuite() {
     // ---- memory per idle connection: a fresh server each, warmed with a few connections
     const mem = new Map();
     const limit = fdLimit();
-    const idleN = Math.max(0, Math.min(idleWanted, limit - 200));
+    const idleN = parts.has('memory') ? Math.max(0, Math.min(idleWanted, limit - 200)) : 0;
     if (idleN > 0) {
       for (const name of wanted.filter((n) => n !== 'ws-js')) {
         if (unavailable.has(name)) continue;
@@ -443,7 +528,7 @@ export async function echoSuite() {
     }
 
     process.stderr.write(`\r\x1b[K  echo: done in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
-    report({ seconds, warmup, pin, noPin, servers: wanted, unavailable, echo, hs, mem, idleN, idleWanted, limit });
+    report({ parts, seconds, warmup, pin, noPin, servers: wanted, unavailable, echo, hs, hsGen, mem, idleN, idleWanted, limit });
   } finally {
     await cleanup();
     process.removeListener('SIGINT', onSignal);
@@ -458,7 +543,7 @@ function otherCell(entries) {
   return v.length ? Math.max(...v).toFixed(2) : 'n/a';
 }
 
-function report({ seconds, warmup, pin, noPin, servers, unavailable, echo, hs, mem, idleN, idleWanted, limit }) {
+function report({ parts, seconds, warmup, pin, noPin, servers, unavailable, echo, hs, hsGen, mem, idleN, idleWanted, limit }) {
   const placement = pin ? 'server pinned to core 1, load generator (bench/loadgen.js) to core 0' : `UNPINNED (${noPin}): server and load generator share the cores`;
   const notes = [];
   for (const [n, why] of unavailable) notes.push(`${SERVERS[n].label}: not available (${why})`);
@@ -486,58 +571,60 @@ function report({ seconds, warmup, pin, noPin, servers, unavailable, echo, hs, m
   const okNum = (e, k) => (e && !e.error ? e[k] : NaN);
   const noisy = (row) => (['wspp', 'ws'].some((n) => okNum(get(n, row), 'otherLoad') > NOISY) ? '~' : '');
 
-  // Throughput
-  const lowBusy = [];
-  table(
-    `Echo throughput, messages/s and MB/s (payload, one direction); ${seconds} s per row after ${warmup} s warm-up; ${placement}`,
-    ['message x conns (window)', ...cols.map((n) => `${label(n)} msgs/s`), ...cols.map((n) => `${label(n)} MB/s`), 'wspp/ws'],
-    ROWS.map((row) => [
-      rowName(row),
-      ...cols.map((n) => cell(n, row, (e) => fmtN(e.msgsPerSec))),
-      ...cols.map((n) => cell(n, row, (e) => fmtMB(e.mbPerSec))),
-      mark(noisy(row), ratio(okNum(wspp(row), 'msgsPerSec'), okNum(ws(row), 'msgsPerSec'))),
-    ]),
-    [
-      ...notes,
-      `ratios marked ~ come from runs where other processes used more than ${NOISY} of a core (see "other load" below): noisy`, 'raw node:net: socket.pipe(socket) echo of the same byte counts, no framing (--raw): the floor of per-message cost for',
-      '  small messages; for large ones pipe() writes in 64 KiB pieces and can be slower than a WebSocket server', ...errNotes],
-  );
-  // CPU per message
-  table(
-    'Server CPU per message, microseconds (lower is better) [share of its core busy during the window]',
-    ['message x conns (window)', ...cols.map((n) => label(n)), 'wspp/ws', 'other load'],
-    ROWS.map((row) => [
-      rowName(row),
-      ...cols.map((n) =>
-        cell(n, row, (e) => {
-          const busy = Number.isFinite(e.busy) ? Math.round(e.busy * 100) : NaN;
-          if (Number.isFinite(busy) && busy < 85)
-            lowBusy.push(`${label(n)} ${rowName(row)}${e.genBusy > 0.85 ? ` (generator ${Math.round(e.genBusy * 100)}% busy)` : ''}`);
-          return `${fmtUs(e.cpuUsPerMsg)} [${Number.isFinite(busy) ? busy : '?'}%]`;
-        }),
-      ),
-      mark(noisy(row), ratio(okNum(wspp(row), 'cpuUsPerMsg'), okNum(ws(row), 'cpuUsPerMsg'))),
-      otherCell(cols.map((n) => get(n, row))),
-    ]),
-    [
-      'other load: the most CPU (in cores) that anything but the server and the load generator used during one of the row\'s runs',
-      `  (kernel softirq work for loopback included); above ${NOISY} the machine was busy with other work and the row is noisy: run again.`,
-    ].concat(lowBusy.length
-      ? [`below 85% busy, the server was not the bottleneck (latency- or generator-bound); compare CPU per message there, not msgs/s: ${lowBusy.join(', ')}`]
-      : ['every server was >= 85% busy in every row: the server was the bottleneck']),
-  );
-  // Latency
-  table(
-    'Echo latency p50 / p99, milliseconds (send -> whole echo read; includes the queueing of the window)',
-    ['message x conns (window)', ...cols.map((n) => label(n)), 'wspp/ws p99'],
-    ROWS.map((row) => [
-      rowName(row),
-      ...cols.map((n) => cell(n, row, (e) => `${fmtMs(e.p50us)} / ${fmtMs(e.p99us)}`)),
-      mark(noisy(row), ratio(okNum(wspp(row), 'p99us'), okNum(ws(row), 'p99us'))),
-    ]),
-  );
+  if (parts.has('echo')) {
+    // Throughput
+    const lowBusy = [];
+    table(
+      `Echo throughput, messages/s and MB/s (payload, one direction); ${seconds} s per row after ${warmup} s warm-up; ${placement}`,
+      ['message x conns (window)', ...cols.map((n) => `${label(n)} msgs/s`), ...cols.map((n) => `${label(n)} MB/s`), 'wspp/ws'],
+      ROWS.map((row) => [
+        rowName(row),
+        ...cols.map((n) => cell(n, row, (e) => fmtN(e.msgsPerSec))),
+        ...cols.map((n) => cell(n, row, (e) => fmtMB(e.mbPerSec))),
+        mark(noisy(row), ratio(okNum(wspp(row), 'msgsPerSec'), okNum(ws(row), 'msgsPerSec'))),
+      ]),
+      [
+        ...notes,
+        `ratios marked ~ come from runs where other processes used more than ${NOISY} of a core (see "other load" below): noisy`, 'raw node:net: socket.pipe(socket) echo of the same byte counts, no framing (--raw): the floor of per-message cost for',
+        '  small messages; for large ones pipe() writes in 64 KiB pieces and can be slower than a WebSocket server', ...errNotes],
+    );
+    // CPU per message
+    table(
+      'Server CPU per message, microseconds (lower is better) [share of its core busy during the window]',
+      ['message x conns (window)', ...cols.map((n) => label(n)), 'wspp/ws', 'other load'],
+      ROWS.map((row) => [
+        rowName(row),
+        ...cols.map((n) =>
+          cell(n, row, (e) => {
+            const busy = Number.isFinite(e.busy) ? Math.round(e.busy * 100) : NaN;
+            if (Number.isFinite(busy) && busy < 85)
+              lowBusy.push(`${label(n)} ${rowName(row)}${e.genBusy > 0.85 ? ` (generator ${Math.round(e.genBusy * 100)}% busy)` : ''}`);
+            return `${fmtUs(e.cpuUsPerMsg)} [${Number.isFinite(busy) ? busy : '?'}%]`;
+          }),
+        ),
+        mark(noisy(row), ratio(okNum(wspp(row), 'cpuUsPerMsg'), okNum(ws(row), 'cpuUsPerMsg'))),
+        otherCell(cols.map((n) => get(n, row))),
+      ]),
+      [
+        'other load: the most CPU (in cores) that anything but the server and the load generator used during one of the row\'s runs',
+        `  (kernel softirq work for loopback included); above ${NOISY} the machine was busy with other work and the row is noisy: run again.`,
+      ].concat(lowBusy.length
+        ? [`below 85% busy, the server was not the bottleneck (latency- or generator-bound); compare CPU per message there, not msgs/s: ${lowBusy.join(', ')}`]
+        : ['every server was >= 85% busy in every row: the server was the bottleneck']),
+    );
+    // Latency
+    table(
+      'Echo latency p50 / p99, milliseconds (send -> whole echo read; includes the queueing of the window)',
+      ['message x conns (window)', ...cols.map((n) => label(n)), 'wspp/ws p99'],
+      ROWS.map((row) => [
+        rowName(row),
+        ...cols.map((n) => cell(n, row, (e) => `${fmtMs(e.p50us)} / ${fmtMs(e.p99us)}`)),
+        mark(noisy(row), ratio(okNum(wspp(row), 'p99us'), okNum(ws(row), 'p99us'))),
+      ]),
+    );
+  }
   // Memory
-  if (idleN > 0) {
+  if (parts.has('memory') && idleN > 0) {
     const mcols = servers.filter((n) => n !== 'ws-js');
     const limitNote = idleN < idleWanted ? [`only ${idleN} connections: the open-files limit is ${limit} (raise it with \`ulimit -n 65536\` as root)`] : [];
     const mcell = (n, f) => (unavailable.has(n) ? 'not available' : !mem.get(n) ? 'n/a' : mem.get(n).error ? 'error' : f(mem.get(n)));
@@ -553,22 +640,52 @@ function report({ seconds, warmup, pin, noPin, servers, unavailable, echo, hs, m
     );
   }
   // Handshakes
-  const hcols = servers.filter((n) => n === 'wspp' || n === 'ws');
-  const hcell = (n, f) => (unavailable.has(n) ? 'not available' : !hs.get(n) ? 'n/a' : hs.get(n).error ? 'error' : f(hs.get(n)));
-  table(
-    `Opening + closing handshakes per second, 100 concurrent, ${seconds} s`,
-    ['', ...hcols.map((n) => label(n)), 'wspp/ws'],
-    [
-      ['handshakes/s', ...hcols.map((n) => hcell(n, (h) => fmtN(h.perSec))), mark(['wspp', 'ws'].some((n) => hs.get(n)?.otherLoad > NOISY) ? '~' : '', ratio(hs.get('wspp')?.perSec, hs.get('ws')?.perSec))],
+  if (parts.has('handshakes')) {
+    const hcols = servers.filter((n) => n === 'wspp' || n === 'ws');
+    const hcell = (n, f) => (unavailable.has(n) ? 'not available' : !hs.get(n) ? 'n/a' : hs.get(n).error ? 'error' : f(hs.get(n)));
+    const hnum = (n, k) => (hs.get(n) && !hs.get(n).error ? hs.get(n)[k] : NaN);
+    const hnoisy = ['wspp', 'ws'].some((n) => hnum(n, 'otherLoad') > NOISY) ? '~' : '';
+    const gen = hsGen?.path
+      ? 'C generator bench/hsload.c'
+      : 'JS generator (client-bound: the ratio understates the server difference; install a C compiler)';
+    const hplacement = pin ? 'server pinned to core 1, generator to core 0' : `UNPINNED (${noPin}): server and generator share the cores`;
+    const hnotes = parts.has('echo') ? [] : [...notes];
+    if (hsGen && !hsGen.path) hnotes.push(`bench/hsload.c not used: ${hsGen.error}`);
+    const rounds = hcols
+      .filter((n) => hs.get(n)?.rounds)
+      .map((n) => `${label(n)} ${hs.get(n).rounds.map((r) => (r.error ? 'error' : `${fmtN(r.perSec)} ${fmtUs(r.cpuUs)}`)).join(', ')}`);
+    if (rounds.length) hnotes.push(`rounds in order (handshakes/s, server CPU us): ${rounds.join('; ')}`);
+    const low = hcols.filter((n) => hnum(n, 'busy') < 0.85);
+    if (low.length)
+      hnotes.push(
+        `below 85% busy, the server was not the bottleneck: ${low.map((n) => `${label(n)}${hnum(n, 'genBusy') > 0.85 ? ` (generator ${Math.round(hnum(n, 'genBusy') * 100)}% busy)` : ''}`).join(', ')}`,
+      );
+    for (const n of hcols) {
+      const h = hs.get(n);
+      if (h && !h.error && h.resetAfterClose > 0)
+        hnotes.push(`${label(n)}: ${h.resetAfterClose} of ${h.totalHandshakes} cycles ended with ECONNRESET after the server's close frame (counted as done)`);
+    }
+    hnotes.push(...[...hs].filter(([, h]) => h.error || h.errors).map(([n, h]) => `${label(n)}: ${h.error ?? h.errorDetails.join('; ')}`));
+    table(
+      `Opening + closing handshakes per second, ${HS_CONCURRENCY} concurrent; median of ${HS_ROUNDS} rounds x ${seconds} s per server (ABBA order); ${gen}; ${hplacement}`,
+      ['', ...hcols.map((n) => label(n)), 'wspp/ws'],
       [
-        'server CPU per handshake, us [busy]',
-        ...hcols.map((n) => hcell(n, (h) => `${fmtUs(h.cpuUs)} [${Math.round(h.busy * 100)}%]`)),
-        ratio(hs.get('wspp')?.cpuUs, hs.get('ws')?.cpuUs),
+        ['handshakes/s', ...hcols.map((n) => hcell(n, (h) => fmtN(h.perSec))), mark(hnoisy, ratio(hnum('wspp', 'perSec'), hnum('ws', 'perSec')))],
+        [
+          'server CPU per handshake, us [busy]',
+          ...hcols.map((n) => hcell(n, (h) => `${fmtUs(h.cpuUs)} [${Number.isFinite(h.busy) ? Math.round(h.busy * 100) : '?'}%]`)),
+          mark(hnoisy, ratio(hnum('wspp', 'cpuUs'), hnum('ws', 'cpuUs'))),
+        ],
+        [
+          'server capacity, handshakes/s per core (1e6 / CPU us)',
+          ...hcols.map((n) => hcell(n, (h) => fmtN(1e6 / h.cpuUs))),
+          mark(hnoisy, ratio(hnum('ws', 'cpuUs'), hnum('wspp', 'cpuUs'))),
+        ],
+        ['other load (cores)', ...hcols.map((n) => hcell(n, (h) => (Number.isFinite(h.otherLoad) ? h.otherLoad.toFixed(2) : 'n/a'))), ''],
       ],
-      ['other load (cores)', ...hcols.map((n) => hcell(n, (h) => (Number.isFinite(h.otherLoad) ? h.otherLoad.toFixed(2) : 'n/a'))), ''],
-    ],
-    [...hs].filter(([, h]) => h.error || h.errors).map(([n, h]) => `${label(n)}: ${h.error ?? h.errorDetails.join('; ')}`),
-  );
+      hnotes,
+    );
+  }
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await echoSuite();
