@@ -4,6 +4,7 @@
  * over tcp, tls (optionally through an HTTP CONNECT proxy) or iostream.
  */
 import { lookup } from 'node:dns';
+import type { LookupFunction } from 'node:net';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { Config } from '../config/types.js';
@@ -65,7 +66,7 @@ export class ClientImpl extends EndpointCore {
       const p = new URL(con.proxy);
       target = { host: p.hostname.replace(/^\[|\]$/g, ''), port: p.port === '' ? 80 : Number(p.port) };
     }
-    const address = await resolve(target.host, timeouts.dnsResolve);
+    const address = await resolve(target.host, timeouts.dnsResolve, (this.config.transport as { lookup?: LookupFunction }).lookup ?? lookup);
     if (address instanceof WsppError) return con.failEarly(address);
     if (con.state !== 'connecting' || con.ec !== undefined) return;
 
@@ -157,11 +158,20 @@ export class ClientImpl extends EndpointCore {
   }
 }
 
-function resolve(host: string, timeout: number): Promise<string | WsppError> {
+function resolve(host: string, timeout: number, lookup: LookupFunction): Promise<string | WsppError> {
   if (net.isIP(host) !== 0) return Promise.resolve(host);
   return withTimeout(
     new Promise<string | WsppError>((ok) => {
-      lookup(host, (err, address) => ok(err ? new WsppError('transport.invalid_host_service', `${host}: ${err.message}`, { cause: err }) : address));
+      const answer = (err: Error | null, address: string | readonly { address: string }[]): void => {
+        if (err) return ok(new WsppError('transport.invalid_host_service', `${host}: ${err.message}`, { cause: err }));
+        const first = typeof address === 'string' ? address : address[0]?.address;
+        ok(first ?? new WsppError('transport.invalid_host_service', `${host}: no address`));
+      };
+      try {
+        lookup(host, {}, answer);
+      } catch (err) {
+        answer(err instanceof Error ? err : new Error(String(err)), []);
+      }
     }),
     timeout,
     () => new WsppError('transport.timeout', `DNS resolution of ${host} timed out`),

@@ -1,7 +1,7 @@
 /**
  * Transport-level timeouts: the TLS handshake (socketPostInit) on both roles, the proxy
  * exchange, and the TCP connect (a listener whose backlog is full never completes the
- * handshake of one more client).
+ * handshake of one more client), and DNS resolution through the transport's lookup.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as net from 'node:net';
@@ -71,6 +71,48 @@ describe('transport timeouts', () => {
     client.connect(client.getConnection('ws://no-such-host.invalid/'));
     expect(['transport.invalid_host_service', 'transport.timeout']).toContain((await ec)?.code);
     expect(client.getConnection('ws://127.0.0.1/').setProxy('socks5://127.0.0.1:1080')?.code).toBe('transport.proxy_invalid');
+  });
+
+  it('client: a DNS lookup that never answers fails at the dnsResolve timeout; the transport lookup is used', async () => {
+    const asked: string[] = [];
+    const never: net.LookupFunction = (hostname) => void asked.push(hostname);
+    const client = new Client(
+      extend(config.tcpClient, { logging: quiet, transport: { kind: 'tcp', noDelay: true, backlog: 511, ipv6Only: false, lookup: never }, timeouts: { dnsResolve: 200 } }),
+    );
+    const ec = failure(client as never);
+    client.connect(client.getConnection('ws://slow-dns.test/'));
+    const err = await ec;
+    expect(err?.code).toBe('transport.timeout');
+    expect(err?.message).toMatch(/DNS resolution of slow-dns\.test timed out/);
+    expect(asked).toEqual(['slow-dns.test']);
+  });
+
+  it('client: a lookup error fails with invalid_host_service; a lookup answer is dialled', async () => {
+    const failing: net.LookupFunction = (_hostname, _options, callback) =>
+      callback(Object.assign(new Error('getaddrinfo ENOTFOUND nowhere.test'), { code: 'ENOTFOUND' }), '', 4);
+    const bad = new Client(extend(config.tcpClient, { logging: quiet, transport: { kind: 'tcp', noDelay: true, backlog: 511, ipv6Only: false, lookup: failing } }));
+    const ec = failure(bad as never);
+    bad.connect(bad.getConnection('ws://nowhere.test/'));
+    const err = await ec;
+    expect(err?.code).toBe('transport.invalid_host_service');
+    expect(err?.message).toMatch(/nowhere\.test: getaddrinfo ENOTFOUND/);
+
+    // A resolver that maps the name to our local server: the client connects there and
+    // still sends the name in Host.
+    const server = new Server(config.minimalTcp);
+    const host = deferred<string | undefined>();
+    server.setOpenHandler((_hdl, con) => host.resolve(con.getRequestHeader('host')));
+    const listening = await server.listen(0, HOST);
+    cleanup.server(() => server.stop());
+    const local: net.LookupFunction = (_hostname, _options, callback) => callback(null, HOST, 4);
+    const good = new Client(extend(config.tcpClient, { logging: quiet, transport: { kind: 'tcp', noDelay: true, backlog: 511, ipv6Only: false, lookup: local } }));
+    const opened = deferred<void>();
+    good.setOpenHandler(() => opened.resolve());
+    const con = good.getConnection(`ws://local-alias.test:${listening.port}/`);
+    good.connect(con);
+    await opened.promise;
+    expect(await host.promise).toBe(`local-alias.test:${listening.port}`);
+    con.close(1000);
   });
 
   it('client: a TCP connect that never completes fails at the connect timeout', async () => {

@@ -1,3 +1,4 @@
+import type { LookupFunction } from 'node:net';
 import type { TransportSpec } from '../types.js';
 
 export interface NetOptions {
@@ -7,12 +8,18 @@ export interface NetOptions {
   backlog?: number;
   /** Listen on IPv6 only when bound to '::' (default false: dual stack). */
   ipv6Only?: boolean;
+  /**
+   * Clients: how host names are resolved (default node:dns `lookup`), node:net's
+   * signature, so a caching resolver drops in. Bounded by `timeouts.dnsResolve`.
+   */
+  lookup?: LookupFunction;
 }
 
 export interface TcpSpec extends TransportSpec<'tcp'> {
   readonly noDelay: boolean;
   readonly backlog: number;
   readonly ipv6Only: boolean;
+  readonly lookup?: LookupFunction;
 }
 
 /** Plain TCP through node:net. */
@@ -22,5 +29,6 @@ export function tcp(options: NetOptions = {}): TcpSpec {
     noDelay: options.noDelay ?? true,
     backlog: options.backlog ?? 511,
     ipv6Only: options.ipv6Only ?? false,
+    ...(options.lookup === undefined ? {} : { lookup: options.lookup }),
   });
 }
