@@ -61,7 +61,6 @@ const coreLiteral = Object.freeze({
   maxFragments: 16_384,
   maxHttpHeadSize: 16_000,
   maxHttpHeaders: 100,
-  readBufferSize: 16_384,
   sendQueueHighWaterMark: 1 << 20,
   slowConsumer: false,
   keepAlive: Object.freeze({ interval: 30_000 }),

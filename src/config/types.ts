@@ -73,8 +73,6 @@ export interface Config {
   readonly maxHttpHeadSize: number;
   /** Most header fields in the head; more answers 431. */
   readonly maxHttpHeaders: number;
-  /** Size of a connection's read buffer where the transport uses one (WebSocket++: 16384). */
-  readonly readBufferSize: number;
   /** Bytes queued for a peer above which `bufferedAmount` reports pressure and the drain handler is armed. */
   readonly sendQueueHighWaterMark: number;
   /** Close connections whose peer does not read, or `false`. */
