@@ -4,8 +4,10 @@
  * - Accepts chunks of any size; header bytes that straddle chunks are copied into a
  *   14-byte scratch, nothing else is ever copied or rescanned.
  * - Payload is unmasked in place and handed on as views of the input chunk (a frame that
- *   sits in one chunk arrives as one view, zero copies; a frame split across chunks as
- *   several views, in order).
+ *   sits in one chunk arrives as one view, zero copies). A masked data frame that goes on
+ *   past its first chunk is gathered instead: one buffer of the frame's length, each
+ *   piece unmasked while it is copied in (one pass, not unmask-then-join) and handed on as
+ *   the next consecutive view of that buffer (so a receiver needs no copy to join them).
  * - Frame-local rules are checked at the header, before any payload is accepted:
  *   reserved opcodes, RSV bits not granted by an extension, fragmented or oversized
  *   control frames, the masking rule of the role, non-minimal and >2^53-1 lengths.
@@ -15,7 +17,7 @@
 import { isControlOpcode } from './constants.js';
 import { WsppError } from './errors.js';
 import { RSV_MASK } from './frame.js';
-import { unmask } from './mask.js';
+import { mask, unmask } from './mask.js';
 
 /** The key of the piece being unmasked: parsers run one at a time, so one scratch serves all. */
 const KEY = new Uint8Array(4);
@@ -33,6 +35,12 @@ export interface FrameParserOptions {
   role: 'server' | 'client';
   /** RSV bits (frame.ts RSV1|RSV2|RSV3) that a negotiated extension allows; default none. */
   allowedRsv?: number;
+  /**
+   * Gather masked data frames that span chunks into one buffer (default true). Off, every
+   * piece is a view of its chunk (a message-buffer policy that joins pieces into reused
+   * buffers wants that).
+   */
+  gather?: boolean;
 }
 
 const enum State {
@@ -60,6 +68,13 @@ export class FrameParser {
   private readonly expectMasked: boolean;
   /** RSV bits allowed by negotiated extensions; may be changed once the handshake is done. */
   allowedRsv: number;
+  /** Gather masked data frames that span chunks (see the file comment); off: views only. */
+  private readonly gatherFrames: boolean;
+  /** Payload length of the current frame. */
+  private frameLength = 0;
+  /** The buffer the current frame is gathered into, and how much of it is filled. */
+  private gather: Uint8Array | undefined;
+  private gathered = 0;
 
   constructor(
     private readonly handler: FrameHandler,
@@ -67,6 +82,7 @@ export class FrameParser {
   ) {
     this.expectMasked = options.role === 'server';
     this.allowedRsv = options.allowedRsv ?? 0;
+    this.gatherFrames = options.gather ?? true;
   }
 
   /** True while a frame is partly received: the stream must not end here. */
@@ -139,6 +155,7 @@ export class FrameParser {
     this.rest = undefined;
     this.queue = undefined;
     this.head = undefined;
+    this.gather = undefined;
   }
 
   private consume(chunk: Uint8Array): WsppError | undefined {
@@ -195,19 +212,35 @@ export class FrameParser {
       if (this.state !== State.Payload) return undefined;
       if (pos >= len) return undefined;
       const n = this.remaining < len - pos ? this.remaining : len - pos;
-      const data = pos === 0 && n === len ? chunk : chunk.subarray(pos, pos + n);
+      let data = pos === 0 && n === len ? chunk : chunk.subarray(pos, pos + n);
       pos += n;
-      this.remaining -= n;
       if (this.masked) {
         const key = this.key;
         KEY[0] = key >>> 24;
         KEY[1] = (key >>> 16) & 0xff;
         KEY[2] = (key >>> 8) & 0xff;
         KEY[3] = key & 0xff;
-        unmask(data, KEY);
+        // The first piece of a data frame that goes on past this chunk: gather the frame.
+        if (this.remaining === this.frameLength && n < this.remaining && this.gatherFrames && this.gather === undefined) {
+          this.gather = Buffer.allocUnsafe(this.frameLength);
+          this.gathered = 0;
+        }
+        const gather = this.gather;
+        if (gather !== undefined) {
+          const at = this.gathered;
+          mask(data, KEY, gather, at, n);
+          this.gathered = at + n;
+          data = gather.subarray(at, at + n);
+          if (this.remaining === n) this.gather = undefined;
+        } else {
+          unmask(data, KEY);
+        }
+        this.remaining -= n;
         // Continue the key where this piece stopped.
         const shift = (n & 3) * 8;
         if (this.remaining !== 0 && shift !== 0) this.key = (key << shift) | (key >>> (32 - shift));
+      } else {
+        this.remaining -= n;
       }
       const dataErr = handler.onFrameData(data);
       if (dataErr !== undefined) return this.stop(dataErr);
@@ -253,6 +286,8 @@ export class FrameParser {
     this.masked = masked;
     if (masked) this.key = (buf[p]! << 24) | (buf[p + 1]! << 16) | (buf[p + 2]! << 8) | buf[p + 3]!;
     this.remaining = length;
+    // Control frames (≤ 125 bytes) are never gathered: the receiver copies them anyway.
+    this.frameLength = isControlOpcode(opcode) ? -1 : length;
     return this.handler.onFrameHeader(fin, rsv, opcode, length);
   }
 

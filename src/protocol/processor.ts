@@ -171,7 +171,8 @@ abstract class Processor implements ReceiverEvents {
     this.silentClose = options.silentClose ?? false;
     this.copyThreshold = options.copyThreshold ?? DEFAULT_COPY_THRESHOLD;
     this.receiver = new MessageReceiver(this, options, options.assemble);
-    this.parser = new FrameParser(this.receiver, { role });
+    // A host that joins pieces itself (a pooled message buffer) gets them as chunk views.
+    this.parser = new FrameParser(this.receiver, { role, gather: options.assemble === undefined });
     // Frames that arrive with the handshake wait until the session is open.
     this.parser.pause();
   }

@@ -32,6 +32,18 @@ export type Assemble = (pieces: readonly Uint8Array[], size: number) => Uint8Arr
 
 const concat: Assemble = (pieces, size) => Buffer.concat(pieces as Uint8Array[], size);
 
+/** The pieces joined without a copy when they are consecutive views of one buffer (a gathered frame), else undefined. */
+function consecutive(pieces: readonly Uint8Array[], size: number): Uint8Array | undefined {
+  const first = pieces[0]!;
+  let end = first.byteOffset + first.length;
+  for (let i = 1; i < pieces.length; i++) {
+    const piece = pieces[i]!;
+    if (piece.buffer !== first.buffer || piece.byteOffset !== end) return undefined;
+    end += piece.length;
+  }
+  return Buffer.from(first.buffer, first.byteOffset, size);
+}
+
 export const DEFAULT_RECEIVER_LIMITS: ReceiverLimits = {
   maxMessageSize: 32_000_000,
   maxFragments: 65_536,
@@ -139,7 +151,7 @@ export class MessageReceiver implements FrameHandler {
       payload = first;
     } else {
       this.pieces.unshift(first);
-      payload = this.assemble(this.pieces, this.size);
+      payload = consecutive(this.pieces, this.size) ?? this.assemble(this.pieces, this.size);
       this.pieces.length = 0;
     }
     this.first = undefined;

@@ -83,6 +83,36 @@ describe('FrameParser', () => {
     expect(Buffer.from(seen[1]!).toString()).toBe('defg');
   });
 
+  it('gathers a masked data frame that spans chunks: one buffer, pieces as consecutive views; controls and gather: false stay views', () => {
+    const payload = Buffer.alloc(70_000);
+    for (let i = 0; i < payload.length; i++) payload[i] = i % 251;
+    const wire = Buffer.concat([clientFrame(2, payload), clientFrame(9, 'ping'), clientFrame(2, 'tail')]);
+    const cuts = [3, 9, 40_000, 70_010, 70_013, 70_022];
+    const run = (gather: boolean) => {
+      const seen: { frame: number; data: Uint8Array }[] = [];
+      let frame = -1;
+      const parser = new FrameParser(
+        { onFrameHeader: () => (frame++, undefined), onFrameData: (d) => (seen.push({ frame, data: d }), undefined), onFrameEnd: () => undefined },
+        { role: 'server', gather },
+      );
+      for (const piece of copies(splitAt(wire, cuts))) expect(parser.push(piece)).toBeUndefined();
+      return seen;
+    };
+    const gathered = run(true);
+    const big = gathered.filter((p) => p.frame === 0).map((p) => p.data);
+    expect(big.length).toBeGreaterThan(1);
+    // One buffer of the frame's length, filled in order.
+    expect(big.every((d) => d.buffer === big[0]!.buffer)).toBe(true);
+    expect(big[0]!.byteLength + big.slice(1).reduce((n, d) => n + d.length, 0)).toBe(70_000);
+    for (let i = 1; i < big.length; i++) expect(big[i]!.byteOffset).toBe(big[i - 1]!.byteOffset + big[i - 1]!.length);
+    expect(Buffer.concat(big).equals(payload)).toBe(true);
+    // The ping (a control frame) is not gathered, nor is anything with gather: false.
+    expect(gathered.filter((p) => p.frame === 1).map((p) => p.data.length)).toEqual([2, 2]);
+    const views = run(false).filter((p) => p.frame === 0).map((p) => p.data);
+    expect(new Set(views.map((d) => d.buffer)).size).toBe(views.length);
+    expect(Buffer.concat(views).equals(payload)).toBe(true);
+  });
+
   it('delivers empty frames', () => {
     const { frames } = parseAll([clientFrame(1, ''), clientFrame(9, ''), clientFrame(2, '')]);
     expect(frames.map((f) => [f.opcode, f.payload.length])).toEqual([[1, 0], [9, 0], [2, 0]]);

@@ -21,6 +21,25 @@ function run(frames: Uint8Array[], limits: Partial<ReceiverLimits> = {}) {
 }
 
 describe('MessageReceiver', () => {
+  it('a frame gathered across chunks reaches the handler as one view of the gathered buffer, not joined again', () => {
+    const payload = Buffer.alloc(100_000, 0x61);
+    const wire = Buffer.from(clientFrame(2, payload));
+    const delivered: Uint8Array[] = [];
+    let assembled = 0;
+    const receiver = new MessageReceiver(
+      { onMessage: (_op, p) => (delivered.push(p), undefined), onControl: () => undefined, onCompressedMessage: () => undefined },
+      {},
+      (pieces, size) => (assembled++, Buffer.concat(pieces as Uint8Array[], size)),
+    );
+    const parser = new FrameParser(receiver, { role: 'server' });
+    for (const cut of [[0, 30_000], [30_000, 70_000], [70_000, wire.length]] as const) parser.push(Uint8Array.from(wire.subarray(...cut)));
+    expect(delivered).toHaveLength(1);
+    expect(assembled).toBe(0);
+    expect(delivered[0]!.byteLength).toBe(100_000);
+    expect(delivered[0]!.buffer.byteLength).toBeGreaterThanOrEqual(100_000); // the gathered buffer itself
+    expect(Buffer.from(delivered[0]!).equals(payload)).toBe(true);
+  });
+
   it('reassembles fragments with control frames in between', () => {
     const { events, error } = run([
       clientFrame(1, 'Hel', false),
