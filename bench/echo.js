@@ -351,7 +351,6 @@ function hsSummary(rounds) {
     genBusy: mid.genBusy,
     resetAfterClose: ok.reduce((a, r) => a + (r.resetAfterClose ?? 0), 0),
     totalHandshakes: ok.reduce((a, r) => a + (r.totalHandshakes ?? 0), 0),
-    okRounds: ok.length,
     rounds,
     errors: errors + rounds.filter((r) => r.error).length,
     errorDetails,
@@ -653,8 +652,11 @@ function report({ parts, seconds, warmup, pin, noPin, servers, unavailable, echo
     if (hsGen && !hsGen.path) hnotes.push(`bench/hsload.c not used: ${hsGen.error}`);
     const rounds = hcols
       .filter((n) => hs.get(n)?.rounds)
-      .map((n) => `${label(n)} ${hs.get(n).rounds.map((r) => (r.error ? 'error' : `${fmtN(r.perSec)} ${fmtUs(r.cpuUs)}`)).join(', ')}`);
-    if (rounds.length) hnotes.push(`rounds in order (handshakes/s, server CPU us): ${rounds.join('; ')}`);
+      .map((n) => {
+        const each = hs.get(n).rounds.map((r) => (r.error ? 'error' : `${fmtN(r.perSec)}/${fmtUs(r.cpuUs)}/${Number.isFinite(r.otherLoad) ? r.otherLoad.toFixed(2) : 'n/a'}`));
+        return `${label(n)} ${each.join(', ')}`;
+      });
+    if (rounds.length) hnotes.push(`rounds in order (handshakes/s / server CPU us / other load): ${rounds.join('; ')}`);
     const low = hcols.filter((n) => hnum(n, 'busy') < 0.85);
     if (low.length)
       hnotes.push(
