@@ -485,6 +485,14 @@ export class ConnectionImpl implements ServerProcessorHost, LinkEvents {
     return processor.send(opcode ?? (typeof payload === 'string' ? Opcode.Text : Opcode.Binary), bytes, options?.compress);
   }
 
+  trySendFragment(payload: Uint8Array | string, fin: boolean, opcode?: DataOpcode): WsppError | undefined {
+    const processor = this.processor;
+    if (processor === undefined) return new WsppError('websocket.invalid_state', 'the connection is not open');
+    const pool = this.endpoint.pool;
+    const bytes = pool !== undefined && typeof payload !== 'string' && pool.owns(payload) ? Buffer.from(payload) : payload;
+    return processor.sendFrame(opcode, bytes, fin);
+  }
+
   trySendPrepared(message: PreparedMessage): WsppError | undefined {
     const processor = this.processor;
     if (processor === undefined) return new WsppError('websocket.invalid_state', 'the connection is not open');
@@ -557,6 +565,10 @@ export class ConnectionImpl implements ServerProcessorHost, LinkEvents {
 
   sendPrepared(message: PreparedMessage): void {
     orThrow(this.trySendPrepared(message));
+  }
+
+  sendFragment(payload: Uint8Array | string, fin: boolean, opcode?: DataOpcode): void {
+    orThrow(this.trySendFragment(payload, fin, opcode));
   }
 
   close(code = 1000, reason = ''): void {

@@ -180,6 +180,16 @@ export class EndpointCore {
     orThrow(this.trySend(hdl, payload, opcode, options));
   }
 
+  trySendFragment(hdl: ConnectionHdl, payload: Uint8Array | string, fin: boolean, opcode?: DataOpcode): WsppError | undefined {
+    const con = this.tryGetConFromHdl(hdl);
+    if (con instanceof WsppError) return con;
+    return con.trySendFragment(payload, fin, opcode);
+  }
+
+  sendFragment(hdl: ConnectionHdl, payload: Uint8Array | string, fin: boolean, opcode?: DataOpcode): void {
+    orThrow(this.trySendFragment(hdl, payload, fin, opcode));
+  }
+
   /** Frame a message once; send it to many connections with send(hdl, prepared). */
   prepare(payload: Uint8Array | string, opcode?: DataOpcode): Prepared {
     return ServerProcessor.prepare(opcode ?? (typeof payload === 'string' ? 1 : 2), payload);

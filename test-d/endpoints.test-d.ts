@@ -382,6 +382,13 @@ expectType<WsppError | undefined>(serverCon.trySend('text'));
 expectType<void>(serverCon.send('text'));
 expectType<WsppError | undefined>(serverCon.tryClose(1001));
 expectType<WsppError | undefined>(serverCon.tryPing());
+// Fragmented sends (ws's fin option), on both roles, by handle and on the connection; no options argument.
+expectType<WsppError | undefined>(server.trySendFragment(hdl, 'Hel', false));
+expectType<void>(server.sendFragment(hdl, Buffer.from('lo'), true, 1));
+expectType<WsppError | undefined>(clientCon.trySendFragment(new Uint8Array(3), false, 2));
+expectType<void>(serverCon.sendFragment('x', true));
+expectError(server.sendFragment(hdl, 'x'));
+expectError(serverCon.trySendFragment('x', true, 8));
 expectType<WsppError | undefined>(clientCon.setProxy('http://proxy:3128'));
 const maybeCon = client.tryGetConnection('ws://localhost');
 if (maybeCon instanceof WsppError) expectType<WsppError>(maybeCon);

@@ -31,7 +31,7 @@ import {
 import { HttpHeadParser, parseHead, type HttpHead, type HttpLimits } from './http.js';
 import { mask } from './mask.js';
 import { FrameParser } from './parser.js';
-import { isValidUtf8 } from './utf8.js';
+import { isValidUtf8, Utf8Validator } from './utf8.js';
 import { MessageReceiver, type Assemble, type ReceiverEvents, type ReceiverLimits } from './receiver.js';
 
 export type ProcessorState = 'connecting' | 'open' | 'closing' | 'closed' | 'failed';
@@ -149,6 +149,8 @@ abstract class Processor implements ReceiverEvents {
   private readonly copyThreshold: number;
   /** Opcode of the fragmented message being sent with sendFrame, 0 for none. */
   private sendingFragmented = 0;
+  /** UTF-8 state of a text message being sent in fragments of bytes. */
+  private sendUtf8: Utf8Validator | undefined;
   /** The user asked to pause reading (the parser is also paused internally while connecting). */
   private userPaused = false;
   /** The negotiated per-message extension (permessage-deflate), if any. */
@@ -329,14 +331,25 @@ abstract class Processor implements ReceiverEvents {
    * Send one fragment of a message: the first call names the message's opcode, later
    * calls continue it; `fin` ends it. Control frames may be sent in between.
    */
-  sendFrame(opcode: DataOpcode, payload: Uint8Array | string, fin: boolean): WsppError | undefined {
+  sendFrame(opcode: DataOpcode | undefined, payload: Uint8Array | string, fin: boolean): WsppError | undefined {
     if (this.state !== 'open') return new WsppError('websocket.invalid_state', `cannot send while ${this.state}`);
-    if (this.sendingFragmented !== 0 && this.sendingFragmented !== opcode) {
+    const continuing = this.sendingFragmented;
+    // No opcode: the message's, or for its first fragment the payload's kind.
+    const messageOpcode = opcode ?? (continuing !== 0 ? (continuing as DataOpcode) : typeof payload === 'string' ? Opcode.Text : Opcode.Binary);
+    if (continuing !== 0 && continuing !== messageOpcode) {
       return new WsppError('processor.invalid_arguments', 'a fragmented message keeps its opcode');
     }
-    const wireOpcode = this.sendingFragmented === 0 ? opcode : Opcode.Continuation;
-    this.sendingFragmented = fin ? 0 : opcode;
-    this.writeFrame(fin, wireOpcode, payload);
+    // Text bytes must be UTF-8 across the fragments (a code point may straddle two).
+    if (messageOpcode === Opcode.Text && typeof payload !== 'string') {
+      const utf8 = (this.sendUtf8 ??= new Utf8Validator());
+      if (continuing === 0) utf8.reset();
+      if (!utf8.update(payload) || (fin && !utf8.finish())) {
+        utf8.reset();
+        return new WsppError('processor.invalid_payload', 'a text message must be valid UTF-8');
+      }
+    }
+    this.sendingFragmented = fin ? 0 : messageOpcode;
+    this.writeFrame(fin, continuing === 0 ? messageOpcode : Opcode.Continuation, payload);
     return undefined;
   }
 

@@ -101,6 +101,13 @@ interface ConnectionCore<C extends Config, R extends Role> {
   trySend(payload: Uint8Array | string, opcode?: DataOpcode, ...options: SendOptionArgs<C>): WsppError | undefined;
   sendPrepared(message: PreparedMessage): void;
   trySendPrepared(message: PreparedMessage): WsppError | undefined;
+  /**
+   * Send one fragment of a message (ws's `send(data, { fin })`): the first fragment's
+   * opcode names the message, `fin` ends it; other sends wait for the end (invalid_state),
+   * control frames may go in between. Fragments are never compressed.
+   */
+  sendFragment(payload: Uint8Array | string, fin: boolean, opcode?: DataOpcode): void;
+  trySendFragment(payload: Uint8Array | string, fin: boolean, opcode?: DataOpcode): WsppError | undefined;
   close(code?: number, reason?: string): void;
   tryClose(code?: number, reason?: string): WsppError | undefined;
   ping(payload?: Uint8Array | string): void;
@@ -231,6 +238,9 @@ interface EndpointMembers<C extends Config, R extends Role> {
 
   send(hdl: ConnectionHdl, payload: Uint8Array | string | PreparedMessage, opcode?: DataOpcode, ...options: SendOptionArgs<C>): void;
   trySend(hdl: ConnectionHdl, payload: Uint8Array | string | PreparedMessage, opcode?: DataOpcode, ...options: SendOptionArgs<C>): WsppError | undefined;
+  /** One fragment of a message (see Connection.sendFragment). */
+  sendFragment(hdl: ConnectionHdl, payload: Uint8Array | string, fin: boolean, opcode?: DataOpcode): void;
+  trySendFragment(hdl: ConnectionHdl, payload: Uint8Array | string, fin: boolean, opcode?: DataOpcode): WsppError | undefined;
   /** Frame a message once; send it to many connections without copying. */
   prepare(payload: Uint8Array | string, opcode?: DataOpcode): PreparedMessage;
   close(hdl: ConnectionHdl, code?: number, reason?: string): void;
