@@ -49,8 +49,9 @@ export async function runEcho(argv: readonly string[]): Promise<number> {
     bound = await server.listen(port, host);
     stop = () => server.stop();
   }
+  let lines: ReturnType<typeof createInterface> | undefined;
   if (!process.stdin.isTTY) {
-    const lines = createInterface({ input: process.stdin });
+    lines = createInterface({ input: process.stdin });
     lines.on('line', (line) => {
       if (line.trim() === 'stats') {
         const cpu = process.cpuUsage();
@@ -59,5 +60,10 @@ export async function runEcho(argv: readonly string[]): Promise<number> {
     });
     // stdin closing (the parent went away) does not stop the server: signals do.
   }
-  return serveUntilSignal(bound, scheme, stop);
+  const code = await serveUntilSignal(bound, scheme, stop);
+  // Stopped: stdin must not keep the process alive (a parent that holds the pipe open
+  // waited for its SIGKILL before).
+  lines?.close();
+  process.stdin.destroy();
+  return code;
 }

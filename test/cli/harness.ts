@@ -116,7 +116,7 @@ export async function runCli(args: readonly string[], input = ''): Promise<Ran> 
 
 /** A long-running wspp server (echo, broadcast, testee-server): started, its port read from its first line. */
 export async function startCliServer(args: readonly string[]): Promise<{ port: number; child: ChildProcess; url: string }> {
-  // stdin ignored: a server reading a piped stdin would outlive its SIGTERM until the pipe closes.
+  // stdin ignored: these tests talk to the servers over sockets only.
   const child = spawn(process.execPath, [CLI, ...args, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   onCleanup(() => killProcess(child));
   let out = '';

@@ -1,11 +1,13 @@
 /**
- * `wspp broadcast`, `wspp testee-server` and `wspp testee-client`, as separate processes,
- * talked to by ws peers (and, for the testee client, a tiny fake fuzzing server).
+ * `wspp echo` (its stdin stats protocol), `wspp broadcast`, `wspp testee-server` and
+ * `wspp testee-client`, as separate processes, talked to by ws peers (and, for the testee
+ * client, a tiny fake fuzzing server).
  */
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
-import { count, HOST, killProcess, onCleanup, runCli, startCliServer, useCleanup } from './harness.js';
+import { CLI, count, HOST, killProcess, onCleanup, runCli, startCliServer, useCleanup } from './harness.js';
 
 useCleanup();
 
@@ -29,6 +31,40 @@ async function wsClient(url: string, options: WebSocket.ClientOptions = {}): Pro
   await once(ws, 'open');
   return { ws, next: () => new Promise((ok) => (queue.length > 0 ? ok(queue.shift()!) : waiting.push(ok))) };
 }
+
+describe('wspp echo with a piped stdin', () => {
+  it('answers `stats` on stdin, and SIGTERM ends it (1001 to clients, exit 0) while the parent still holds the pipe', async () => {
+    const child = spawn(process.execPath, [CLI, 'echo', '--port', '0'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    onCleanup(() => killProcess(child, 'SIGKILL'));
+    child.stdout.setEncoding('utf8');
+    const lines: string[] = [];
+    const waiting: ((line: string) => void)[] = [];
+    let buffered = '';
+    child.stdout.on('data', (s: string) => {
+      buffered += s;
+      for (let at = buffered.indexOf('\n'); at >= 0; at = buffered.indexOf('\n')) {
+        const line = buffered.slice(0, at);
+        buffered = buffered.slice(at + 1);
+        const w = waiting.shift();
+        if (w === undefined) lines.push(line);
+        else w(line);
+      }
+    });
+    const nextLine = () => new Promise<string>((ok) => (lines.length > 0 ? ok(lines.shift()!) : waiting.push(ok)));
+    const port = Number(/:(\d+)\/$/.exec(await nextLine())?.[1]);
+    child.stdin.write('stats\n');
+    expect(Object.keys(JSON.parse(await nextLine()) as object)).toEqual(['cpuUserMs', 'cpuSystemMs', 'rssBytes']);
+
+    const client = await wsClient(`ws://${HOST}:${port}/`);
+    client.ws.send('hi');
+    expect((await client.next()).data.toString()).toBe('hi');
+    const closed = once(client.ws, 'close') as Promise<[number, Buffer]>;
+    const exit = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+    child.kill('SIGTERM'); // stdin stays open: it must not keep the process alive
+    expect((await closed)[0]).toBe(1001);
+    expect(await exit).toEqual([0, null]);
+  });
+});
 
 describe('wspp broadcast', () => {
   it('a message from any one of 3 clients reaches all 3, with its opcode', async () => {
