@@ -479,18 +479,19 @@ export class ConnectionImpl implements ServerProcessorHost, LinkEvents {
   trySend(payload: Uint8Array | string, opcode?: DataOpcode, options?: { compress?: boolean }): WsppError | undefined {
     const processor = this.processor;
     if (processor === undefined) return new WsppError('websocket.invalid_state', 'the connection is not open');
-    // A lent payload may be queued by the socket after its pooled buffer went back: copy it.
-    const pool = this.endpoint.pool;
-    const bytes = pool !== undefined && typeof payload !== 'string' && pool.owns(payload) ? Buffer.from(payload) : payload;
-    return processor.send(opcode ?? (typeof payload === 'string' ? Opcode.Text : Opcode.Binary), bytes, options?.compress);
+    return processor.send(opcode ?? (typeof payload === 'string' ? Opcode.Text : Opcode.Binary), this.unlent(payload), options?.compress);
   }
 
   trySendFragment(payload: Uint8Array | string, fin: boolean, opcode?: DataOpcode): WsppError | undefined {
     const processor = this.processor;
     if (processor === undefined) return new WsppError('websocket.invalid_state', 'the connection is not open');
+    return processor.sendFrame(opcode, this.unlent(payload), fin);
+  }
+
+  /** A lent payload may be queued by the socket after its pooled buffer went back: a copy of it. */
+  private unlent(payload: Uint8Array | string): Uint8Array | string {
     const pool = this.endpoint.pool;
-    const bytes = pool !== undefined && typeof payload !== 'string' && pool.owns(payload) ? Buffer.from(payload) : payload;
-    return processor.sendFrame(opcode, bytes, fin);
+    return pool !== undefined && typeof payload !== 'string' && pool.owns(payload) ? Buffer.from(payload) : payload;
   }
 
   trySendPrepared(message: PreparedMessage): WsppError | undefined {

@@ -54,6 +54,19 @@ export function isValidKey(key: string): boolean {
 // ---------------------------------------------------------------------------
 // Shared helpers
 
+/** Upgrade must list websocket and Connection must list upgrade (both roles, RFC 6455 4.1 and 4.2.1). */
+function checkUpgradeHeaders(h: HttpHeaders): WsppError | undefined {
+  const upgrade = h.get('upgrade');
+  if (upgrade === undefined || !tokenListHas(upgrade, 'websocket')) {
+    return new WsppError('processor.invalid_upgrade_header', upgrade === undefined ? 'missing' : undefined);
+  }
+  const connection = h.get('connection');
+  if (connection === undefined || !tokenListHas(connection, 'upgrade')) {
+    return new WsppError('processor.invalid_connection_header', connection === undefined ? 'missing' : undefined);
+  }
+  return undefined;
+}
+
 const enc = (s: string): Buffer => Buffer.from(s, 'latin1');
 
 function checkHeader(name: string, value: string): void {
@@ -196,14 +209,8 @@ export function validateServerResponse(
   if (head.status !== 101) return new WsppError('processor.invalid_http_status');
   if (head.version !== '1.1') return new WsppError('http.unsupported_version', `HTTP/${head.version}`);
   const h = head.headers;
-  const upgrade = h.get('upgrade');
-  if (upgrade === undefined || !tokenListHas(upgrade, 'websocket')) {
-    return new WsppError('processor.invalid_upgrade_header', upgrade === undefined ? 'missing' : undefined);
-  }
-  const connection = h.get('connection');
-  if (connection === undefined || !tokenListHas(connection, 'upgrade')) {
-    return new WsppError('processor.invalid_connection_header', connection === undefined ? 'missing' : undefined);
-  }
+  const upgradeError = checkUpgradeHeaders(h);
+  if (upgradeError !== undefined) return upgradeError;
   const accept = h.get('sec-websocket-accept');
   if (accept === undefined) return new WsppError('processor.invalid_accept', 'missing');
   if (accept !== computeAccept(expected.key)) return new WsppError('processor.invalid_accept');
@@ -306,14 +313,8 @@ export function validateClientRequest(head: HttpHead): ClientRequestInfo | WsppE
   if (host instanceof WsppError) return host;
   if (host === undefined || host === '') return new WsppError('processor.missing_required_header', 'Host');
 
-  const upgrade = h.get('upgrade');
-  if (upgrade === undefined || !tokenListHas(upgrade, 'websocket')) {
-    return new WsppError('processor.invalid_upgrade_header', upgrade === undefined ? 'missing' : undefined);
-  }
-  const connection = h.get('connection');
-  if (connection === undefined || !tokenListHas(connection, 'upgrade')) {
-    return new WsppError('processor.invalid_connection_header', connection === undefined ? 'missing' : undefined);
-  }
+  const upgradeError = checkUpgradeHeaders(h);
+  if (upgradeError !== undefined) return upgradeError;
 
   const version = single(h, 'sec-websocket-version');
   if (version instanceof WsppError) return version;

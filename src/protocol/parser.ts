@@ -214,6 +214,8 @@ export class FrameParser {
       const n = this.remaining < len - pos ? this.remaining : len - pos;
       let data = pos === 0 && n === len ? chunk : chunk.subarray(pos, pos + n);
       pos += n;
+      const frameStart = this.remaining === this.frameLength;
+      this.remaining -= n;
       if (this.masked) {
         const key = this.key;
         KEY[0] = key >>> 24;
@@ -221,7 +223,7 @@ export class FrameParser {
         KEY[2] = (key >>> 8) & 0xff;
         KEY[3] = key & 0xff;
         // The first piece of a data frame that goes on past this chunk: gather the frame.
-        if (this.remaining === this.frameLength && n < this.remaining && this.gatherFrames && this.gather === undefined) {
+        if (frameStart && this.remaining !== 0 && this.gatherFrames) {
           this.gather = Buffer.allocUnsafe(this.frameLength);
           this.gathered = 0;
         }
@@ -231,16 +233,13 @@ export class FrameParser {
           mask(data, KEY, gather, at, n);
           this.gathered = at + n;
           data = gather.subarray(at, at + n);
-          if (this.remaining === n) this.gather = undefined;
+          if (this.remaining === 0) this.gather = undefined;
         } else {
           unmask(data, KEY);
         }
-        this.remaining -= n;
         // Continue the key where this piece stopped.
         const shift = (n & 3) * 8;
         if (this.remaining !== 0 && shift !== 0) this.key = (key << shift) | (key >>> (32 - shift));
-      } else {
-        this.remaining -= n;
       }
       const dataErr = handler.onFrameData(data);
       if (dataErr !== undefined) return this.stop(dataErr);

@@ -335,7 +335,7 @@ abstract class Processor implements ReceiverEvents {
     if (this.state !== 'open') return new WsppError('websocket.invalid_state', `cannot send while ${this.state}`);
     const continuing = this.sendingFragmented;
     // No opcode: the message's, or for its first fragment the payload's kind.
-    const messageOpcode = opcode ?? (continuing !== 0 ? (continuing as DataOpcode) : typeof payload === 'string' ? Opcode.Text : Opcode.Binary);
+    const messageOpcode = opcode ?? ((continuing || (typeof payload === 'string' ? Opcode.Text : Opcode.Binary)) as DataOpcode);
     if (continuing !== 0 && continuing !== messageOpcode) {
       return new WsppError('processor.invalid_arguments', 'a fragmented message keeps its opcode');
     }

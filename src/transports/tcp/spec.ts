@@ -15,20 +15,27 @@ export interface NetOptions {
   lookup?: LookupFunction;
 }
 
-export interface TcpSpec extends TransportSpec<'tcp'> {
+/** The socket settings tcp and tls share, defaults applied. */
+export interface NetSpec {
   readonly noDelay: boolean;
   readonly backlog: number;
   readonly ipv6Only: boolean;
   readonly lookup?: LookupFunction;
 }
 
-/** Plain TCP through node:net. */
-export function tcp(options: NetOptions = {}): TcpSpec {
-  return Object.freeze({
-    kind: 'tcp',
+export interface TcpSpec extends TransportSpec<'tcp'>, NetSpec {}
+
+/** NetOptions with their defaults (for the tcp and tls specs). */
+export function netSpec(options: NetOptions): NetSpec {
+  return {
     noDelay: options.noDelay ?? true,
     backlog: options.backlog ?? 511,
     ipv6Only: options.ipv6Only ?? false,
     ...(options.lookup === undefined ? {} : { lookup: options.lookup }),
-  });
+  };
+}
+
+/** Plain TCP through node:net. */
+export function tcp(options: NetOptions = {}): TcpSpec {
+  return Object.freeze({ kind: 'tcp', ...netSpec(options) });
 }
