@@ -111,6 +111,9 @@ export class ConnectionImpl implements ServerProcessorHost, LinkEvents {
   private userPaused = false;
   /** Pooled buffer holding the payload of the message being handled (message pool `pool`). */
   private lentBuffer: Buffer | undefined;
+  /** While a lent payload is being sent: its buffer, and whether the link kept a reference. */
+  private sendingLent: ArrayBufferLike | undefined;
+  private lentHeld = false;
   private readonly serialized: boolean;
   private readonly lendPayloads: boolean;
 
@@ -264,6 +267,7 @@ export class ConnectionImpl implements ServerProcessorHost, LinkEvents {
     const link = this.link;
     if (link === undefined || this.ended) return;
     link.write(data);
+    if (data.buffer === this.sendingLent && link.holdsWrites !== false) this.lentHeld = true;
     if (link.bufferedAmount > this.config.sendQueueHighWaterMark) this.pressure(link);
   }
 
@@ -479,19 +483,38 @@ export class ConnectionImpl implements ServerProcessorHost, LinkEvents {
   trySend(payload: Uint8Array | string, opcode?: DataOpcode, options?: { compress?: boolean }): WsppError | undefined {
     const processor = this.processor;
     if (processor === undefined) return new WsppError('websocket.invalid_state', 'the connection is not open');
-    return processor.send(opcode ?? (typeof payload === 'string' ? Opcode.Text : Opcode.Binary), this.unlent(payload), options?.compress);
+    const op = opcode ?? (typeof payload === 'string' ? Opcode.Text : Opcode.Binary);
+    const lent = this.lentView(payload);
+    if (lent === undefined) return processor.send(op, payload, options?.compress);
+    return this.sendLent(lent, processor.send(op, lent, options?.compress));
   }
 
   trySendFragment(payload: Uint8Array | string, fin: boolean, opcode?: DataOpcode): WsppError | undefined {
     const processor = this.processor;
     if (processor === undefined) return new WsppError('websocket.invalid_state', 'the connection is not open');
-    return processor.sendFrame(opcode, this.unlent(payload), fin);
+    const lent = this.lentView(payload);
+    if (lent === undefined) return processor.sendFrame(opcode, payload, fin);
+    return this.sendLent(lent, processor.sendFrame(opcode, lent, fin));
   }
 
-  /** A lent payload may be queued by the socket after its pooled buffer went back: a copy of it. */
-  private unlent(payload: Uint8Array | string): Uint8Array | string {
+  /** `payload` if it is a view of a pooled buffer (a lent payload), watched by write() while it is sent. */
+  private lentView(payload: Uint8Array | string): Uint8Array | undefined {
     const pool = this.endpoint.pool;
-    return pool !== undefined && typeof payload !== 'string' && pool.owns(payload) ? Buffer.from(payload) : payload;
+    if (pool === undefined || typeof payload === 'string' || !pool.owns(payload)) return undefined;
+    this.sendingLent = payload.buffer;
+    this.lentHeld = false;
+    return payload;
+  }
+
+  /**
+   * A lent payload was just sent (the echo pattern) without a copy. If anything may still
+   * read it (a socket write not yet complete, a compressor, output queued behind one), its
+   * pooled buffer is forfeited instead of reused.
+   */
+  private sendLent(lent: Uint8Array, result: WsppError | undefined): WsppError | undefined {
+    if (this.lentHeld || this.processor?.holdsOutput === true) this.endpoint.pool!.forfeit(lent);
+    this.sendingLent = undefined;
+    return result;
   }
 
   trySendPrepared(message: PreparedMessage): WsppError | undefined {

@@ -296,6 +296,11 @@ abstract class Processor implements ReceiverEvents {
     });
   }
 
+  /** Output waits behind a message being compressed: payloads sent now are kept until then. */
+  get holdsOutput(): boolean {
+    return this.outQueue !== undefined;
+  }
+
   /** Hand queued output to the host up to the first item still being encoded. */
   private drainOut(): void {
     const queue = this.outQueue;

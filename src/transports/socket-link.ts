@@ -158,6 +158,11 @@ export class SocketLink implements Link {
     this.socket.resume();
   }
 
+  /** Node keeps a written buffer until its write completes; a complete write leaves length 0. */
+  get holdsWrites(): boolean {
+    return this.socket.writableLength !== 0;
+  }
+
   get bufferedAmount(): number {
     return this.socket.writableLength + this.segEnd - this.segStart;
   }

@@ -34,6 +34,11 @@ export interface Link {
   resume(): void;
   /** Bytes accepted by write() and not yet handed to the OS. */
   readonly bufferedAmount: number;
+  /**
+   * Optional: whether the link may still read buffers passed to write() (a write not yet
+   * complete). False means the caller may reuse them now; absent means it may not.
+   */
+  readonly holdsWrites?: boolean;
   /** "address:port" of the peer (or a description for non-socket links). */
   readonly remoteEndpoint: string;
 }

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { BufferPool, Server, config, extend, logging, pool, rng, type ConnectionHdl } from '../../src/index.js';
+import { BufferPool, Server, config, deflate, extend, logging, pool, rng, type ConnectionHdl } from '../../src/index.js';
 
 describe('rng policies', () => {
   it('crypto fills exactly the requested range', () => {
@@ -46,6 +46,19 @@ describe('message pool', () => {
     expect(p.acquire()).toBe(b);
   });
 
+  it('a forfeited buffer is never handed out again, and is no longer a lent payload', () => {
+    const p = new BufferPool(1024, 4);
+    const a = p.acquire();
+    const view = a.subarray(0, 10);
+    expect(p.owns(view)).toBe(true);
+    p.forfeit(view);
+    expect(p.owns(view)).toBe(false);
+    p.release(a);
+    expect(p.outstanding).toBe(0);
+    expect(p.available).toBe(0);
+    expect(p.acquire()).not.toBe(a);
+  });
+
   it('pool() validates its options', () => {
     expect(() => pool({ buffers: 0 })).toThrow(RangeError);
     expect(() => pool({ size: 10 })).toThrow(RangeError);
@@ -87,5 +100,123 @@ describe('message pool', () => {
     expect(retained).toEqual(['first message', 'second message']);
     // The second message was joined in the buffer the first one gave back.
     expect(backings[1]).toBe(backings[0]);
+  });
+
+  /** An echo server whose writes are watched: what each socket.write() got, and what stayed queued. */
+  async function watchedEcho(options: { deflate?: boolean } = {}) {
+    const server = new Server(
+      extend(config.minimalTcp, {
+        messagePool: pool({ buffers: 4, size: 64 * 1024 }),
+        logging: { access: logging.stub(), error: logging.stub() },
+        ...(options.deflate ? { extensions: { permessageDeflate: deflate({ threshold: 0 }) } } : {}),
+      }),
+    );
+    servers.push(server);
+    const writes: { buffer: ArrayBufferLike; queued: number }[] = [];
+    server.setSocketInitHandler((_hdl, socket) => {
+      // What stays queued once the bytes went out: after the write, or after the uncork
+      // of a corked write (header and payload go out together).
+      let corked: { buffer: ArrayBufferLike; queued: number }[] = [];
+      const write = socket.write.bind(socket) as (data: Uint8Array) => boolean;
+      socket.write = ((data: Uint8Array) => {
+        const ok = write(data);
+        const entry = { buffer: data.buffer, queued: socket.writableLength };
+        writes.push(entry);
+        if (socket.writableCorked > 0) corked.push(entry);
+        return ok;
+      }) as typeof socket.write;
+      const uncork = socket.uncork.bind(socket);
+      socket.uncork = () => {
+        uncork();
+        if (socket.writableCorked === 0) {
+          for (const entry of corked) entry.queued = socket.writableLength;
+          corked = [];
+        }
+      };
+    });
+    const backings: ArrayBufferLike[] = [];
+    server.setMessageHandler((hdl, msg) => {
+      backings.push(msg.payload.buffer);
+      server.send(hdl, msg.payload, msg.opcode);
+    });
+    const { port } = await server.listen(0, '127.0.0.1');
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: options.deflate === true });
+    await new Promise((r) => ws.on('open', r));
+    return { ws, writes, backings };
+  }
+
+  /**
+   * Three fragments of 8 KiB filled with `fill`: joined in a pooled buffer on the server,
+   * and echoed as a payload large enough (over 16 KiB) to be written as it is.
+   */
+  const FRAGMENT = 8 * 1024;
+  function sendFragmented(ws: WebSocket, fill: number): void {
+    for (let f = 0; f < 3; f++) ws.send(Buffer.alloc(FRAGMENT, fill), { fin: f === 2, compress: false });
+  }
+
+  it('an echoed lent payload is written without a copy, and its buffer is reused once the write completed', async () => {
+    const { ws, writes, backings } = await watchedEcho();
+    const echoes: Buffer[] = [];
+    for (let i = 0; i < 20; i++) {
+      const got = new Promise<Buffer>((r) => ws.once('message', (d: Buffer) => r(d)));
+      sendFragmented(ws, i);
+      echoes.push(await got);
+    }
+    ws.close();
+    expect(echoes.map((e, i) => e.length === 3 * FRAGMENT && e.every((b) => b === i))).toEqual(Array(20).fill(true));
+    // Every payload reached the socket as the pooled buffer itself.
+    for (const backing of backings) expect(writes.some((w) => w.buffer === backing)).toBe(true);
+    // A payload whose write left nothing queued went back to the pool: the next message
+    // was joined in the same buffer. (One still queued would have been forfeited.)
+    for (let i = 1; i < backings.length; i++) {
+      const write = writes.find((w) => w.buffer === backings[i - 1])!;
+      if (write.queued === 0) expect(backings[i]).toBe(backings[i - 1]);
+      else expect(backings[i]).not.toBe(backings[i - 1]);
+    }
+    expect(writes.filter((w) => backings.includes(w.buffer) && w.queued === 0).length).toBeGreaterThan(0);
+  });
+
+  it('a lent payload echoed compressed is kept by the compressor: never reused, every echo intact', async () => {
+    const { ws, backings } = await watchedEcho({ deflate: true });
+    const COUNT = 40;
+    const echoes: Buffer[] = [];
+    const all = new Promise<void>((r) =>
+      ws.on('message', (d: Buffer) => {
+        echoes.push(d);
+        if (echoes.length === COUNT) r();
+      }),
+    );
+    // Back to back: the compressor still holds a payload when the next message arrives.
+    for (let i = 0; i < COUNT; i++) sendFragmented(ws, i);
+    await all;
+    ws.close();
+    expect(echoes.map((e, i) => e.length === 3 * FRAGMENT && e.every((b) => b === i))).toEqual(Array(COUNT).fill(true));
+    expect(new Set(backings).size).toBe(COUNT);
+  });
+
+  it('a prepared message made from a lent payload stays valid after the handler', async () => {
+    const server = new Server(
+      extend(config.minimalTcp, { messagePool: pool({ buffers: 4, size: 64 * 1024 }), logging: { access: logging.stub(), error: logging.stub() } }),
+    );
+    servers.push(server);
+    server.setMessageHandler((hdl, msg) => {
+      const prepared = server.prepare(msg.payload, msg.opcode);
+      setTimeout(() => server.send(hdl, prepared), 20); // after further messages reused the pool
+    });
+    const { port } = await server.listen(0, '127.0.0.1');
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+    await new Promise((r) => ws.on('open', r));
+    const COUNT = 10;
+    const echoes: Buffer[] = [];
+    const all = new Promise<void>((r) =>
+      ws.on('message', (d: Buffer) => {
+        echoes.push(d);
+        if (echoes.length === COUNT) r();
+      }),
+    );
+    for (let i = 0; i < COUNT; i++) sendFragmented(ws, i);
+    await all;
+    ws.close();
+    expect(echoes.map((e, i) => e.length === 3 * FRAGMENT && e.every((b) => b === i))).toEqual(Array(COUNT).fill(true));
   });
 });

@@ -44,10 +44,19 @@ export class BufferPool {
     return this.made.has(bytes.buffer);
   }
 
-  /** Give a buffer back; beyond capacity it is left to the GC. */
+  /**
+   * `bytes` (a view of one of this pool's buffers) may be read after its handler returns,
+   * by a socket still writing it or a compressor: its buffer is never reused, and is left
+   * to the GC once released.
+   */
+  forfeit(bytes: Uint8Array): void {
+    this.made.delete(bytes.buffer);
+  }
+
+  /** Give a buffer back; beyond capacity, or forfeited, it is left to the GC. */
   release(buffer: Buffer): void {
     this.outstanding--;
-    if (this.free.length < this.capacity && buffer.length === this.size) this.free.push(buffer);
+    if (this.free.length < this.capacity && this.made.has(buffer.buffer)) this.free.push(buffer);
   }
 
   get available(): number {
