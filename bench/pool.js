@@ -18,7 +18,8 @@
 //
 // This file is also the pool's callbacks module: the workers import it (a module's top level
 // must not start the benchmark in a worker, hence the isMainThread check).
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { readlinkSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
@@ -63,6 +64,10 @@ export default definePoolModule({
     },
   },
   commands: {
+    /** The worker's Linux thread id, for taskset (see placement). */
+    tid() {
+      return Number(readlinkSync('/proc/thread-self').split('/').pop());
+    },
     stop(endpoint) {
       endpoint.context.running = false;
       return endpoint.context.checksum;
@@ -94,6 +99,7 @@ async function startEcho() {
   if (!m) throw new Error(`unexpected first line from the echo server: ${first}`);
   return {
     url: m[1],
+    pid: child.pid,
     async cpuMs() {
       child.stdin.write('stats\n');
       const s = JSON.parse(await next(5000));
@@ -110,9 +116,39 @@ async function startEcho() {
   };
 }
 
-async function run(echo, { size, conns, window, work, depth, seconds }) {
+/**
+ * Where the threads run. The single-endpoint rate depends on it: with nothing pinned it was
+ * bimodal (about 130k or 180k msg/s) by whether the scheduler put the one worker on the echo
+ * server's core. So in the 1-endpoint run the worker thread is pinned to core 0 and the echo
+ * server's main thread to the last core: each has a core of its own, the best case for one
+ * endpoint. Everything else (main threads, V8's GC helpers) is left to the scheduler, as are
+ * all threads in the N-endpoint run. Null when taskset is missing or there is one core.
+ */
+function placement(serverPid) {
+  const cores = availableParallelism();
+  const all = `0-${cores - 1}`;
+  const pin = (tid, cpus) => execFileSync('taskset', ['-p', '-c', cpus, String(tid)], { stdio: 'ignore' });
+  try {
+    if (cores < 2) return null;
+    pin(serverPid, all);
+  } catch {
+    return null;
+  }
+  return {
+    async apart(pool) {
+      pin(await pool.endpoint(0).call('tid'), '0');
+      pin(serverPid, String(cores - 1));
+    },
+    free() {
+      pin(serverPid, all);
+    },
+  };
+}
+
+async function run(echo, { size, conns, window, work, depth, seconds, place }) {
   const pool = await EndpointPool.create({ module: import.meta.url, size, context: { work, window, depth } });
   try {
+    if (place) await (size === 1 ? place.apart(pool) : place.free());
     const cons = [];
     for (let i = 0; i < conns; i++) cons.push(pool.createConnection(echo.url, 'load'));
     await Promise.all(cons.map((c) => c.opened));
@@ -146,6 +182,7 @@ export async function poolSuite() {
   const depth = Number(process.env.BENCH_POOL_DEPTH ?? '10');
   const rounds = Number(process.env.BENCH_POOL_ROUNDS ?? '3');
   const echo = await startEcho();
+  const place = placement(echo.pid);
   const rows = [];
   // The machine may be shared: rounds alternate 1 endpoint and N endpoints in ABBA order
   // (1, N, N, 1, 1, N, ...) and each keeps its median. The best of two rounds, as before,
@@ -158,7 +195,7 @@ export async function poolSuite() {
       for (let r = 0; r < rounds; r++) {
         for (const n of r % 2 === 0 ? [1, size] : [size, 1]) {
           process.stderr.write(`\r\x1b[K  pool: ${work}, round ${r + 1}/${rounds}, ${n} endpoint${n === 1 ? '' : 's'}`);
-          (n === 1 ? ones : manys).push(await run(echo, { size: n, conns, window, work, depth, seconds }));
+          (n === 1 ? ones : manys).push(await run(echo, { size: n, conns, window, work, depth, seconds, place }));
         }
       }
       const one = median(ones);
@@ -171,6 +208,7 @@ export async function poolSuite() {
       rows.push({ work, one, many, ones, manys, ratio: many.rate / one.rate, bound: cap(many, size) / cap(one, 1) });
     }
   } finally {
+    place?.free();
     await echo.stop();
     process.stderr.write('\r\x1b[K');
   }
@@ -195,6 +233,11 @@ export async function poolSuite() {
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const r of table) console.log(line(r));
   console.log('CPU bound: the ratio the measured CPU per message allows on this machine (the echo server shares the cores).');
+  console.log(
+    place
+      ? `Placement: 1 endpoint pinned apart (its worker on core 0, the echo server's main thread on core ${availableParallelism() - 1}: a core each, its best case); ${size} endpoints unpinned.`
+      : 'Placement: nothing pinned (no taskset, or one core): the 1-endpoint rate depends on where the scheduler puts the worker.',
+  );
   for (const r of rows) {
     console.log(`  ${r.work} rounds, msg/s in run order: 1 endpoint ${r.ones.map((x) => fmt(x.rate)).join(', ')}; ${size} endpoints ${r.manys.map((x) => fmt(x.rate)).join(', ')}`);
   }
