@@ -267,7 +267,7 @@ export class ConnectionImpl implements ServerProcessorHost, LinkEvents {
     const link = this.link;
     if (link === undefined || this.ended) return;
     link.write(data);
-    if (data.buffer === this.sendingLent && link.holdsWrites !== false) this.lentHeld = true;
+    if (this.sendingLent !== undefined && data.buffer === this.sendingLent && link.holdsWrites !== false) this.lentHeld = true;
     if (link.bufferedAmount > this.config.sendQueueHighWaterMark) this.pressure(link);
   }
 
@@ -500,7 +500,8 @@ export class ConnectionImpl implements ServerProcessorHost, LinkEvents {
   /** `payload` if it is a view of a pooled buffer (a lent payload), watched by write() while it is sent. */
   private lentView(payload: Uint8Array | string): Uint8Array | undefined {
     const pool = this.endpoint.pool;
-    if (pool === undefined || typeof payload === 'string' || !pool.owns(payload)) return undefined;
+    // No pooled buffer lent out now: nothing to watch (and no `.buffer` lookup, a runtime call).
+    if (pool === undefined || pool.outstanding === 0 || typeof payload === 'string' || !pool.owns(payload)) return undefined;
     this.sendingLent = payload.buffer;
     this.lentHeld = false;
     return payload;
