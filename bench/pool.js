@@ -1,6 +1,7 @@
 // The EndpointPool benchmark: client-side load, messages/s through an echo server in another
-// process (`wspp echo`), with 1 endpoint (a pool of size 1) and then the pool on all cores;
-// prints the scaling ratio. The same total number of connections in both runs; every
+// process, with 1 endpoint (a pool of size 1) and then the pool on all cores; prints the
+// scaling ratio. The echo server is bench/echosrv.c (C, compiled on the fly: the lightest peer,
+// so the measurement is the clients') and, for comparison, `wspp echo`. The same total number of connections in both runs; every
 // connection keeps `window` messages in flight and answers each echo with the next message
 // from its worker's callback (no message crosses threads: the main thread only reads the
 // shared stats). The per-message client work is part of the load:
@@ -12,6 +13,7 @@
 //   env BENCH_SECONDS=3     measured seconds per run (after 1 s of warm-up)   BENCH_POOL_ROUNDS=3  median of (ABBA)
 //       BENCH_POOL_CONNS=64 connections in all      BENCH_POOL_WINDOW=32  messages in flight per connection
 //       BENCH_POOL_WORK=json,none                   BENCH_POOL_SIZE=N     the pool's size (default: all cores)
+//       BENCH_POOL_PEERS=echosrv,wspp  echo servers (the first runs every work, the others json only)
 // On a machine with few cores the echo server shares them with the pool: the "CPU bound" column
 // is the ratio the measured CPU per message allows there (for 2 cores: 2c / (c + s) at best, with
 // c and s the client's and the server's CPU per message); framing alone (c ≈ s) cannot scale then.
@@ -26,6 +28,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
 import { definePoolModule, EndpointPool } from '../dist/index.js';
+import { buildBenchC } from './hsload.js';
 
 // ------------------------------------------------------------------------------ the workers' side
 function makePayload({ work, depth }) {
@@ -80,9 +83,26 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const fmt = (n) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : n.toFixed(0));
 
-/** `wspp echo` in a child process; resolves with its URL, a stats() reader and stop(). */
-async function startEcho() {
-  const child = spawn(process.execPath, ['dist/cli/main.js', 'echo', '--port', '0', '--host', '127.0.0.1'], { cwd: root, stdio: ['pipe', 'pipe', 'inherit'] });
+/**
+ * The echo servers the load goes through. The suite measures the clients, and on a small
+ * machine the server shares their cores: the lighter it is, the less it takes from them.
+ *   echosrv  bench/echosrv.c (C, epoll, frame-by-frame echo), compiled on the fly by hsload.js;
+ *   wspp     `wspp echo`.
+ * Both speak the same protocol: "listening on ws://H:P/" first, a stats line on "stats".
+ */
+const PEERS = {
+  echosrv: { label: 'C echo (bench/echosrv.c)', async command() {
+    const built = await buildBenchC('echosrv');
+    return 'error' in built ? { error: built.error } : { argv: [built.path, '--port', '0', '--host', '127.0.0.1'] };
+  } },
+  wspp: { label: 'wspp echo', async command() {
+    return { argv: [process.execPath, 'dist/cli/main.js', 'echo', '--port', '0', '--host', '127.0.0.1'] };
+  } },
+};
+
+/** An echo server in a child process; resolves with its URL, a stats() reader and stop(). */
+async function startEcho(argv) {
+  const child = spawn(argv[0], argv.slice(1), { cwd: root, stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout });
   const waiting = [];
   lines.on('line', (l) => waiting.shift()?.(l));
@@ -181,39 +201,51 @@ export async function poolSuite() {
   const works = (process.env.BENCH_POOL_WORK ?? 'json,none').split(',');
   const depth = Number(process.env.BENCH_POOL_DEPTH ?? '10');
   const rounds = Number(process.env.BENCH_POOL_ROUNDS ?? '3');
-  const echo = await startEcho();
-  const place = placement(echo.pid);
+  const peers = (process.env.BENCH_POOL_PEERS ?? 'echosrv,wspp').split(',').map((p) => p.trim()).filter((p) => PEERS[p]);
+  // The wspp peer runs the json work only (the row that shows what a heavier server costs).
+  const plan = peers.flatMap((peer, i) => (i === 0 ? works : works.filter((w) => w === 'json')).map((work) => ({ peer, work })));
   const rows = [];
+  const skipped = [];
   // The machine may be shared: rounds alternate 1 endpoint and N endpoints in ABBA order
   // (1, N, N, 1, 1, N, ...) and each keeps its median. The best of two rounds, as before,
   // swung the ratio from 1.39x to 2.06x with whichever single-endpoint run was luckiest.
   const median = (list) => [...list].sort((a, b) => a.rate - b.rate)[(list.length - 1) >> 1];
-  try {
-    for (const work of works) {
-      const ones = [];
-      const manys = [];
-      for (let r = 0; r < rounds; r++) {
-        for (const n of r % 2 === 0 ? [1, size] : [size, 1]) {
-          process.stderr.write(`\r\x1b[K  pool: ${work}, round ${r + 1}/${rounds}, ${n} endpoint${n === 1 ? '' : 's'}`);
-          (n === 1 ? ones : manys).push(await run(echo, { size: n, conns, window, work, depth, seconds, place }));
-        }
-      }
-      const one = median(ones);
-      const many = median(manys);
-      // What the CPU allows on this machine, from the measured CPU per message: a run can go no
-      // faster than its client threads (c us/msg each), the one-core echo server (s), or all
-      // cores shared by both (c + s per message).
-      const cores = availableParallelism();
-      const cap = (r, threads) => Math.min(threads / r.clientUsPerMsg, 1 / r.serverUsPerMsg, cores / (r.clientUsPerMsg + r.serverUsPerMsg));
-      rows.push({ work, one, many, ones, manys, ratio: many.rate / one.rate, bound: cap(many, size) / cap(one, 1) });
+  for (const peer of peers) {
+    const command = await PEERS[peer].command();
+    if (command.error) {
+      skipped.push(`${PEERS[peer].label}: ${command.error}`);
+      continue;
     }
-  } finally {
-    place?.free();
-    await echo.stop();
-    process.stderr.write('\r\x1b[K');
+    const echo = await startEcho(command.argv);
+    const place = placement(echo.pid);
+    try {
+      for (const { work } of plan.filter((p) => p.peer === peer)) {
+        const ones = [];
+        const manys = [];
+        for (let r = 0; r < rounds; r++) {
+          for (const n of r % 2 === 0 ? [1, size] : [size, 1]) {
+            process.stderr.write(`\r\x1b[K  pool: ${peer}, ${work}, round ${r + 1}/${rounds}, ${n} endpoint${n === 1 ? '' : 's'}`);
+            (n === 1 ? ones : manys).push(await run(echo, { size: n, conns, window, work, depth, seconds, place }));
+          }
+        }
+        const one = median(ones);
+        const many = median(manys);
+        // What the CPU allows on this machine, from the measured CPU per message: a run can go no
+        // faster than its client threads (c us/msg each), the one-core echo server (s), or all
+        // cores shared by both (c + s per message).
+        const cores = availableParallelism();
+        const cap = (r, threads) => Math.min(threads / r.clientUsPerMsg, 1 / r.serverUsPerMsg, cores / (r.clientUsPerMsg + r.serverUsPerMsg));
+        rows.push({ peer, work, one, many, ones, manys, ratio: many.rate / one.rate, bound: cap(many, size) / cap(one, 1), placed: place !== null });
+      }
+    } finally {
+      place?.free();
+      await echo.stop();
+      process.stderr.write('\r\x1b[K');
+    }
   }
-  const head = ['client work', '1 endpoint msg/s', `${size} endpoints msg/s`, 'ratio', 'CPU bound', 'client us/msg (1 / N)', 'server us/msg (1 / N)', 'server cores (1 / N)', 'client cores (1 / N)'];
+  const head = ['echo server', 'client work', '1 endpoint msg/s', `${size} endpoints msg/s`, 'ratio', 'CPU bound', 'client us/msg (1 / N)', 'server us/msg (1 / N)', 'server cores (1 / N)', 'client cores (1 / N)'];
   const table = rows.map((r) => [
+    r.peer,
     r.work,
     fmt(r.one.rate),
     fmt(r.many.rate),
@@ -225,24 +257,26 @@ export async function poolSuite() {
     `${r.one.clientCores.toFixed(2)} / ${r.many.clientCores.toFixed(2)}`,
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...table.map((r) => r[i].length)));
-  const line = (cells) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  const line = (cells) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   console.log(
-    `\nEndpointPool: client-side load through \`wspp echo\` (another process), ${conns} connections x ${window} in flight, median of ${rounds} x ${seconds}s each (ABBA order); ${availableParallelism()} cores`,
+    `\nEndpointPool: client-side load through an echo server in another process, ${conns} connections x ${window} in flight, median of ${rounds} x ${seconds}s each (ABBA order); ${availableParallelism()} cores`,
   );
   console.log(line(head));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const r of table) console.log(line(r));
   console.log('CPU bound: the ratio the measured CPU per message allows on this machine (the echo server shares the cores).');
+  console.log(`echo servers: ${peers.map((p) => `${p} = ${PEERS[p].label}`).join('; ')}`);
+  for (const why of skipped) console.log(`  not run: ${why}`);
   console.log(
-    place
+    rows.every((r) => r.placed)
       ? `Placement: 1 endpoint pinned apart (its worker on core 0, the echo server's main thread on core ${availableParallelism() - 1}: a core each, its best case); ${size} endpoints unpinned.`
       : 'Placement: nothing pinned (no taskset, or one core): the 1-endpoint rate depends on where the scheduler puts the worker.',
   );
   for (const r of rows) {
-    console.log(`  ${r.work} rounds, msg/s in run order: 1 endpoint ${r.ones.map((x) => fmt(x.rate)).join(', ')}; ${size} endpoints ${r.manys.map((x) => fmt(x.rate)).join(', ')}`);
+    console.log(`  ${r.peer} / ${r.work} rounds, msg/s in run order: 1 endpoint ${r.ones.map((x) => fmt(x.rate)).join(', ')}; ${size} endpoints ${r.manys.map((x) => fmt(x.rate)).join(', ')}`);
   }
   for (const r of rows) {
-    if (r.one.errors + r.many.errors > 0) console.log(`  (${r.work}: ${r.one.errors + r.many.errors} send errors)`);
+    if (r.one.errors + r.many.errors > 0) console.log(`  (${r.peer} / ${r.work}: ${r.one.errors + r.many.errors} send errors)`);
   }
   return rows;
 }
