@@ -154,6 +154,21 @@ describe('message pool', () => {
     for (let f = 0; f < 3; f++) ws.send(Buffer.alloc(FRAGMENT, fill), { fin: f === 2, compress: false });
   }
 
+  /** Sends `count` fragmented messages back to back; every echo must come back whole, in order. */
+  async function expectEchoedIntact(ws: WebSocket, count: number): Promise<void> {
+    const echoes: Buffer[] = [];
+    const all = new Promise<void>((r) =>
+      ws.on('message', (d: Buffer) => {
+        echoes.push(d);
+        if (echoes.length === count) r();
+      }),
+    );
+    for (let i = 0; i < count; i++) sendFragmented(ws, i);
+    await all;
+    ws.close();
+    expect(echoes.map((e, i) => e.length === 3 * FRAGMENT && e.every((b) => b === i))).toEqual(Array(count).fill(true));
+  }
+
   it('an echoed lent payload is written without a copy, and its buffer is reused once the write completed', async () => {
     const { ws, writes, backings } = await watchedEcho();
     const echoes: Buffer[] = [];
@@ -178,20 +193,9 @@ describe('message pool', () => {
 
   it('a lent payload echoed compressed is kept by the compressor: never reused, every echo intact', async () => {
     const { ws, backings } = await watchedEcho({ deflate: true });
-    const COUNT = 40;
-    const echoes: Buffer[] = [];
-    const all = new Promise<void>((r) =>
-      ws.on('message', (d: Buffer) => {
-        echoes.push(d);
-        if (echoes.length === COUNT) r();
-      }),
-    );
     // Back to back: the compressor still holds a payload when the next message arrives.
-    for (let i = 0; i < COUNT; i++) sendFragmented(ws, i);
-    await all;
-    ws.close();
-    expect(echoes.map((e, i) => e.length === 3 * FRAGMENT && e.every((b) => b === i))).toEqual(Array(COUNT).fill(true));
-    expect(new Set(backings).size).toBe(COUNT);
+    await expectEchoedIntact(ws, 40);
+    expect(new Set(backings).size).toBe(40);
   });
 
   it('a prepared message made from a lent payload stays valid after the handler', async () => {
@@ -206,17 +210,6 @@ describe('message pool', () => {
     const { port } = await server.listen(0, '127.0.0.1');
     const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
     await new Promise((r) => ws.on('open', r));
-    const COUNT = 10;
-    const echoes: Buffer[] = [];
-    const all = new Promise<void>((r) =>
-      ws.on('message', (d: Buffer) => {
-        echoes.push(d);
-        if (echoes.length === COUNT) r();
-      }),
-    );
-    for (let i = 0; i < COUNT; i++) sendFragmented(ws, i);
-    await all;
-    ws.close();
-    expect(echoes.map((e, i) => e.length === 3 * FRAGMENT && e.every((b) => b === i))).toEqual(Array(COUNT).fill(true));
+    await expectEchoedIntact(ws, 10);
   });
 });
