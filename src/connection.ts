@@ -195,7 +195,7 @@ export class ConnectionImpl implements ServerProcessorHost, LinkEvents {
     const c = this.config;
     const pool = this.endpoint.pool;
     return {
-      ...(pool === undefined ? {} : { assemble: (pieces: readonly Uint8Array[], size: number) => this.assemblePooled(pieces, size) }),
+      hostAssembles: pool !== undefined,
       maxMessageSize: this.maxMessageSize,
       maxFragments: c.maxFragments,
       maxHeadSize: c.maxHttpHeadSize,
@@ -205,8 +205,8 @@ export class ConnectionImpl implements ServerProcessorHost, LinkEvents {
     };
   }
 
-  /** Message pool `pool`: join a multi-piece message in a reused buffer, lent to the handler. */
-  private assemblePooled(pieces: readonly Uint8Array[], size: number): Uint8Array {
+  /** Message pool `pool` (ProcessorHost.assemble): join a multi-piece message in a reused buffer, lent to the handler. */
+  assemble(pieces: readonly Uint8Array[], size: number): Uint8Array {
     const pool = this.endpoint.pool!;
     if (size > pool.size) return Buffer.concat(pieces as Uint8Array[], size);
     const buffer = pool.acquire();

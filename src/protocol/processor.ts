@@ -32,7 +32,7 @@ import { HttpHeadParser, parseHead, type HttpHead, type HttpLimits } from './htt
 import { mask } from './mask.js';
 import { FrameParser } from './parser.js';
 import { isValidUtf8, Utf8Validator } from './utf8.js';
-import { MessageReceiver, type Assemble, type ReceiverEvents, type ReceiverLimits } from './receiver.js';
+import { MessageReceiver, type ReceiverEvents, type ReceiverLimits } from './receiver.js';
 
 export type ProcessorState = 'connecting' | 'open' | 'closing' | 'closed' | 'failed';
 
@@ -40,6 +40,8 @@ export type ProcessorState = 'connecting' | 'open' | 'closing' | 'closed' | 'fai
 export interface ProcessorHost {
   /** Bytes for the peer, in order. The processor never touches a buffer after handing it over. */
   write(data: Uint8Array): void;
+  /** Optional, used with the option `hostAssembles`: join a message's pieces (`size` bytes in all) into one buffer. */
+  assemble?(pieces: readonly Uint8Array[], size: number): Uint8Array;
   /**
    * Optional: reserve `length` bytes of the transport's output buffer, to frame a small
    * message in place (no intermediate buffer, no second copy). Returns the offset into
@@ -82,8 +84,8 @@ export interface ProcessorOptions extends Partial<ReceiverLimits>, Partial<HttpL
   silentClose?: boolean;
   /** Payloads up to this size are copied next to their header (one write); larger go as two writes. */
   copyThreshold?: number;
-  /** How a message received in several pieces is joined (default: a fresh Buffer.concat). */
-  assemble?: Assemble;
+  /** A message received in several pieces is joined by `ProcessorHost.assemble` (default: a fresh Buffer.concat). */
+  hostAssembles?: boolean;
 }
 
 export interface ClientProcessorOptions extends ProcessorOptions {
@@ -172,9 +174,9 @@ abstract class Processor implements ReceiverEvents {
     this.dropOnProtocolError = options.dropOnProtocolError ?? false;
     this.silentClose = options.silentClose ?? false;
     this.copyThreshold = options.copyThreshold ?? DEFAULT_COPY_THRESHOLD;
-    this.receiver = new MessageReceiver(this, options, options.assemble);
+    this.receiver = new MessageReceiver(this, options, options.hostAssembles === true);
     // A host that joins pieces itself (a pooled message buffer) gets them as chunk views.
-    this.parser = new FrameParser(this.receiver, { role, gather: options.assemble === undefined });
+    this.parser = new FrameParser(this.receiver, { role, gather: options.hostAssembles !== true });
     // Frames that arrive with the handshake wait until the session is open.
     this.parser.pause();
   }
@@ -423,6 +425,10 @@ abstract class Processor implements ReceiverEvents {
   }
 
   // --- ReceiverEvents (called by the receiver while parsing) ---
+
+  assemble(pieces: readonly Uint8Array[], size: number): Uint8Array {
+    return this.host.assemble!(pieces, size);
+  }
 
   onMessage(opcode: DataOpcode, payload: Uint8Array): WsppError | undefined {
     this.host.onMessage(opcode, payload);

@@ -27,9 +27,14 @@ describe('MessageReceiver', () => {
     const delivered: Uint8Array[] = [];
     let assembled = 0;
     const receiver = new MessageReceiver(
-      { onMessage: (_op, p) => (delivered.push(p), undefined), onControl: () => undefined, onCompressedMessage: () => undefined },
+      {
+        onMessage: (_op, p) => (delivered.push(p), undefined),
+        onControl: () => undefined,
+        onCompressedMessage: () => undefined,
+        assemble: (pieces, size) => (assembled++, Buffer.concat(pieces as Uint8Array[], size)),
+      },
       {},
-      (pieces, size) => (assembled++, Buffer.concat(pieces as Uint8Array[], size)),
+      true,
     );
     const parser = new FrameParser(receiver, { role: 'server' });
     for (const cut of [[0, 30_000], [30_000, 70_000], [70_000, wire.length]] as const) parser.push(Uint8Array.from(wire.subarray(...cut)));
