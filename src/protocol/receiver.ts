@@ -30,7 +30,6 @@ export interface ReceiverLimits {
   maxFragments: number;
 }
 
-
 /** The pieces joined without a copy when they are consecutive views of one buffer (a gathered frame), else undefined. */
 function consecutive(pieces: readonly Uint8Array[], size: number): Uint8Array | undefined {
   const first = pieces[0]!;
