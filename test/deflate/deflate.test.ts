@@ -5,6 +5,8 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { Client, config, deflate, extend, logging, Server, WsppError, type ConnectionHdl, type DeflateOptions } from '../../src/index.js';
 import { encodeFrame } from '../../src/protocol/frame.js';
 import { computeAccept } from '../../src/protocol/handshake.js';
+import { until } from '../integration/helpers.js';
+import { instrumentZlib } from './zlib-instrument.js';
 
 const quiet = { access: logging.stub(), error: logging.stub() };
 const cleanups: (() => unknown)[] = [];
@@ -223,8 +225,9 @@ describe('permessage-deflate: wspp with wspp', () => {
     expect(got).toEqual(sent);
   });
 
-  it('zlib contexts are released when connections end: 300 compressed connections, memory back near baseline', async () => {
+  it('zlib contexts are released when connections end: 300 compressed connections, every context closed', async () => {
     const { port } = await echoServer();
+    const zlibStats = instrumentZlib((restore) => cleanups.push(restore));
     const client = new Client(extend(config.tcpClient, { logging: quiet, extensions: { permessageDeflate: deflate({ threshold: 0 }) } }));
     const N = 300;
     const run = () =>
@@ -240,9 +243,14 @@ describe('permessage-deflate: wspp with wspp', () => {
     const before = process.memoryUsage.rss();
     await run();
     await run();
+    // Both sides of every connection (server and client in this process) closed theirs.
+    await until(() => zlibStats.live === 0);
+    expect(zlibStats.peakLive).toBeGreaterThan(0);
     global.gc?.();
-    // 600 contexts kept alive would be > 150 MiB (deflate ~256 KiB + inflate ~44 KiB each).
-    expect(process.memoryUsage.rss() - before).toBeLessThan(64 << 20);
+    // A coarse check on top: 600 contexts kept alive would be > 150 MiB (deflate ~256 KiB +
+    // inflate ~44 KiB each). A tight RSS bound measured the allocator while other test files
+    // ran (+67 MiB once in CI against 64 MiB); the live count above is the precise check.
+    expect(process.memoryUsage.rss() - before).toBeLessThan(128 << 20);
   });
 });
 

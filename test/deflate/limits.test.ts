@@ -36,6 +36,7 @@ import { DeflateRuntime, Limiter } from '../../src/policies/extensions/index.js'
 import { encodeFrame } from '../../src/protocol/frame.js';
 import { HOST, bounded, cleanup, deferred, listen, until, useCleanup } from '../integration/helpers.js';
 import { fdLimit, gc, settledRss } from '../robustness/helpers.js';
+import { instrumentZlib } from './zlib-instrument.js';
 
 useCleanup();
 
@@ -159,62 +160,6 @@ function instrumentLimiter(server: object) {
   return stats;
 }
 
-/**
- * zlib itself, independently of the Limiter: raw inflate/deflate streams count as busy
- * from a write until their flush completes (or they close); also how many streams had
- * been written to and were not closed yet (live contexts). Patched on the prototypes for
- * the duration of a test.
- */
-function instrumentZlib() {
-  const stats = { busy: 0, peakBusy: 0, live: 0, peakLive: 0 };
-  const busy = new WeakSet<object>();
-  const live = new WeakSet<object>();
-  const restores: (() => void)[] = [];
-  const idle = (stream: object) => {
-    if (busy.delete(stream)) stats.busy--;
-  };
-  for (const ctor of [zlib.InflateRaw, zlib.DeflateRaw]) {
-    const proto = ctor.prototype as unknown as Record<'write' | 'flush' | 'close', (...args: unknown[]) => unknown>;
-    const saved = (['write', 'flush', 'close'] as const).map((name) => [name, Object.getOwnPropertyDescriptor(proto, name), proto[name]] as const);
-    const original = Object.fromEntries(saved.map(([name, , fn]) => [name, fn])) as typeof proto;
-    proto.write = function (this: object, ...args: unknown[]) {
-      if (!live.has(this)) {
-        live.add(this);
-        stats.peakLive = Math.max(stats.peakLive, ++stats.live);
-      }
-      if (!busy.has(this)) {
-        busy.add(this);
-        stats.peakBusy = Math.max(stats.peakBusy, ++stats.busy);
-      }
-      return original.write.apply(this, args);
-    };
-    proto.flush = function (this: object, ...args: unknown[]) {
-      const at = args.findIndex((a) => typeof a === 'function');
-      if (at >= 0) {
-        const callback = args[at] as (...a: unknown[]) => unknown;
-        args[at] = (...a: unknown[]) => {
-          idle(this);
-          return callback(...a);
-        };
-      }
-      return original.flush.apply(this, args);
-    };
-    proto.close = function (this: object, ...args: unknown[]) {
-      idle(this);
-      if (live.delete(this)) stats.live--;
-      return original.close.apply(this, args);
-    };
-    restores.push(() => {
-      for (const [name, descriptor] of saved) {
-        if (descriptor === undefined) delete proto[name];
-        else Object.defineProperty(proto, name, descriptor);
-      }
-    });
-  }
-  cleanup.server(() => restores.forEach((r) => r()));
-  return stats;
-}
-
 /** The process's peak RSS (VmHWM) since the last reset, or undefined where Linux does not tell. */
 function resetPeakRss(): boolean {
   try {
@@ -251,7 +196,7 @@ describe('permessage-deflate limits: zlib contexts released when connections end
     const n = connectionsForThisMachine(2000);
     const server = echoServer({ concurrency: 10 });
     const port = await listen(server);
-    const zlibStats = instrumentZlib();
+    const zlibStats = instrumentZlib((restore) => cleanup.server(restore));
     let opened = 0;
     server.setOpenHandler(() => void opened++);
     const round = async () => {
@@ -317,7 +262,7 @@ describe('permessage-deflate limits: zlib work bounded per endpoint', () => {
       const server = echoServer({ concurrency: 10 });
       const port = await listen(server);
       const limiter = instrumentLimiter(server);
-      const zlibStats = instrumentZlib();
+      const zlibStats = instrumentZlib((restore) => cleanup.server(restore));
       const dir = mkdtempSync(join(tmpdir(), 'wspp-deflate-burst-'));
       cleanup.server(() => rmSync(dir, { recursive: true, force: true }));
       const marker = join(dir, 'sent');
