@@ -1,9 +1,13 @@
 // Compressed echo: wspp (deflate()) vs ws (perMessageDeflate: true), the same parameters on
 // both sides (threshold 1024, level 6, memLevel 8, 15-bit windows, context takeover).
 // The load comes from ws clients in this process (compressing too), identical for both
-// servers; the server runs in its own process, pinned to core 1 when taskset exists.
+// servers; the server runs in its own process, pinned to core 1 when taskset exists, and
+// this process (its zlib threads included) to core 0. Single runs swung 0.72x-1.31x: the
+// echo rows run in ABBA rounds (wspp, ws, ws, wspp, ...) and show the medians.
 //   node bench/deflate.js [seconds]       — or through `npm run bench` (suite "deflate")
+//   env BENCH_DEFLATE_ROUNDS=3            rounds per server
 import { spawn, execFileSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
@@ -12,11 +16,22 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const hasTaskset = (() => {
   try {
     execFileSync('which', ['taskset'], { stdio: 'ignore' });
-    return true;
+    return availableParallelism() >= 2;
   } catch {
     return false;
   }
 })();
+
+/** Pins every thread of this process (the clients, their zlib threads) to `cpus`. */
+function pinSelf(cpus) {
+  if (hasTaskset) execFileSync('taskset', ['-a', '-p', '-c', cpus, String(process.pid)], { stdio: 'ignore' });
+}
+
+const median = (values) => {
+  const v = [...values].sort((a, b) => a - b);
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+};
 
 const SERVERS = {
   wspp: ['dist/cli/main.js', 'echo', '--port', '0', '--deflate'],
@@ -111,29 +126,46 @@ async function memoryPerConnection(server, count) {
 export async function deflateSuite({ seconds = Number(process.env.BENCH_SECONDS ?? 3) } = {}) {
   const rows = [];
   const sizes = [1024, 64 * 1024];
-  const results = {};
-  const total = 2 * (sizes.length + 1);
+  const rounds = Math.max(1, Number(process.env.BENCH_DEFLATE_ROUNDS ?? 3));
+  const runs = { wspp: {}, ws: {} }; // name -> size -> results of its rounds
+  const memory = {};
+  const total = sizes.length * rounds * 2 + 2;
   let step = 0;
-  for (const name of ['wspp', 'ws']) {
-    results[name] = {};
+  pinSelf('0');
+  try {
     for (const size of sizes) {
-      process.stderr.write(`\r  deflate: ${++step}/${total} (${name}, ${size} B echo)          `);
+      for (let r = 0; r < rounds; r++) {
+        for (const name of r % 2 === 0 ? ['wspp', 'ws'] : ['ws', 'wspp']) {
+          process.stderr.write(`\r  deflate: ${++step}/${total} (${name}, ${size} B echo, round ${r + 1})          `);
+          const server = await startServer(name);
+          try {
+            (runs[name][size] ??= []).push(await throughput(server, size, 20, size > 4096 ? 2 : 8, seconds));
+          } finally {
+            server.stop();
+          }
+        }
+      }
+    }
+    for (const name of ['wspp', 'ws']) {
+      process.stderr.write(`\r  deflate: ${++step}/${total} (${name}, memory of 500 compressed connections)          `);
       const server = await startServer(name);
       try {
-        results[name][size] = await throughput(server, size, 20, size > 4096 ? 2 : 8, seconds);
+        memory[name] = await memoryPerConnection(server, 500);
       } finally {
         server.stop();
       }
     }
-    process.stderr.write(`\r  deflate: ${++step}/${total} (${name}, memory of 500 compressed connections)          `);
-    const server = await startServer(name);
-    try {
-      results[name].memory = await memoryPerConnection(server, 500);
-    } finally {
-      server.stop();
-    }
+  } finally {
+    pinSelf(`0-${availableParallelism() - 1}`);
   }
   process.stderr.write('\n');
+  const results = { wspp: { memory: memory.wspp }, ws: { memory: memory.ws } };
+  for (const name of ['wspp', 'ws']) {
+    for (const size of sizes) {
+      const list = runs[name][size];
+      results[name][size] = { msgsPerSec: median(list.map((x) => x.msgsPerSec)), cpuUsPerMsg: median(list.map((x) => x.cpuUsPerMsg)), rounds: list };
+    }
+  }
   for (const size of sizes) {
     const w = results.wspp[size];
     const s = results.ws[size];
@@ -142,10 +174,16 @@ export async function deflateSuite({ seconds = Number(process.env.BENCH_SECONDS 
   const head = ['row', 'wspp msg/s', 'ws msg/s', 'wspp/ws', 'wspp us/msg', 'ws us/msg', 'ws/wspp cpu'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
   const line = (cells) => cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');
-  console.log(`\npermessage-deflate echo, 20 ws clients compressing, server ${hasTaskset ? 'pinned to core 1' : 'unpinned'}, ${seconds}s per row`);
+  console.log(
+    `\npermessage-deflate echo, 20 ws clients compressing, ${hasTaskset ? 'server pinned to core 1, clients to core 0' : 'unpinned'}, median of ${rounds} x ${seconds}s per server (ABBA order)`,
+  );
   console.log(line(head));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const r of rows) console.log(line(r));
+  for (const size of sizes) {
+    const list = (name) => results[name][size].rounds.map((x) => `${x.msgsPerSec.toFixed(0)}/${x.cpuUsPerMsg.toFixed(0)}`).join(', ');
+    console.log(`  ${size / 1024} KiB rounds (msg/s / us per msg): wspp ${list('wspp')}; ws ${list('ws')}`);
+  }
   const mw = results.wspp.memory;
   const ms = results.ws.memory;
   console.log(`memory per idle compressed connection (500, one message each way, then 2 s idle): wspp ${(mw / 1024).toFixed(1)} KiB, ws ${(ms / 1024).toFixed(1)} KiB, wspp/ws ${(mw / ms).toFixed(2)}x`);
