@@ -5,7 +5,7 @@
 // this process (its zlib threads included) to core 0. Single runs swung 0.72x-1.31x: the
 // echo rows run in ABBA rounds (wspp, ws, ws, wspp, ...) and show the medians.
 //   node bench/deflate.js [seconds]       — or through `npm run bench` (suite "deflate")
-//   env BENCH_DEFLATE_ROUNDS=3            rounds per server
+//   env BENCH_DEFLATE_ROUNDS=5            rounds per server (each a fresh server process)
 import { spawn, execFileSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { createInterface } from 'node:readline';
@@ -126,7 +126,7 @@ async function memoryPerConnection(server, count) {
 export async function deflateSuite({ seconds = Number(process.env.BENCH_SECONDS ?? 3) } = {}) {
   const rows = [];
   const sizes = [1024, 64 * 1024];
-  const rounds = Math.max(1, Number(process.env.BENCH_DEFLATE_ROUNDS ?? 3));
+  const rounds = Math.max(1, Number(process.env.BENCH_DEFLATE_ROUNDS ?? 5));
   const runs = { wspp: {}, ws: {} }; // name -> size -> results of its rounds
   const memory = {};
   const total = sizes.length * rounds * 2 + 2;
