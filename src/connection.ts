@@ -500,8 +500,7 @@ export class ConnectionImpl implements ServerProcessorHost, LinkEvents {
   /** `payload` if it is a view of a pooled buffer (a lent payload), watched by write() while it is sent. */
   private lentView(payload: Uint8Array | string): Uint8Array | undefined {
     const pool = this.endpoint.pool;
-    // No pooled buffer lent out now: nothing to watch (and no `.buffer` lookup, a runtime call).
-    if (pool === undefined || pool.outstanding === 0 || typeof payload === 'string' || !pool.owns(payload)) return undefined;
+    if (pool === undefined || !pool.lends(payload)) return undefined;
     this.sendingLent = payload.buffer;
     this.lentHeld = false;
     return payload;

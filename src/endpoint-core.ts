@@ -193,7 +193,7 @@ export class EndpointCore {
   /** Frame a message once; send it to many connections with send(hdl, prepared). */
   prepare(payload: Uint8Array | string, opcode?: DataOpcode): Prepared {
     // A prepared message keeps its payload and is framed on first send: a lent one is kept.
-    if (this.pool !== undefined && typeof payload !== 'string' && this.pool.owns(payload)) this.pool.forfeit(payload);
+    if (this.pool?.lends(payload) === true) this.pool.forfeit(payload);
     return ServerProcessor.prepare(opcode ?? (typeof payload === 'string' ? 1 : 2), payload);
   }
 

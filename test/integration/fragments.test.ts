@@ -3,8 +3,8 @@
  * control frames in between, UTF-8 checked across fragments, other sends refused meanwhile.
  */
 import { describe, expect, it } from 'vitest';
-import { Client, Server, config, extend, deflate, type ConnectionHdl } from '../../src/index.js';
-import { HOST, closed, deferred, listen, nextMessage, toBuffer, useCleanup, wsConnect, wsServer } from './helpers.js';
+import { Client, Server, config, extend, deflate } from '../../src/index.js';
+import { closed, connectedPeer, deferred, nextMessage, toBuffer, useCleanup, wsServer } from './helpers.js';
 
 useCleanup();
 
@@ -13,13 +13,9 @@ const GRIN = Buffer.from('😀', 'utf8'); // F0 9F 98 80: a 4-byte code point
 describe('fragmented sends', () => {
   it('server → ws client: text bytes split inside a code point arrive as one message; a ping goes in between', async () => {
     const server = new Server(config.minimalTcp);
-    const opened = deferred<ConnectionHdl>();
-    server.setOpenHandler((hdl) => opened.resolve(hdl));
-    const port = await listen(server);
-    const ws = await wsConnect(`ws://${HOST}:${port}/`);
+    const { ws, hdl } = await connectedPeer(server);
     const pinged = new Promise<Buffer>((resolve) => ws.once('ping', resolve));
     const message = nextMessage(ws);
-    const hdl = await opened.promise;
 
     expect(server.trySendFragment(hdl, Buffer.concat([Buffer.from('say '), GRIN.subarray(0, 2)]), false, 1)).toBeUndefined();
     // The message is open: whole sends wait, a different opcode is refused, control frames go.
@@ -41,22 +37,15 @@ describe('fragmented sends', () => {
 
   it('invalid UTF-8 across text fragments is refused, and nothing of that fragment is sent', async () => {
     const server = new Server(config.minimalTcp);
-    const opened = deferred<ConnectionHdl>();
-    server.setOpenHandler((hdl) => opened.resolve(hdl));
-    const port = await listen(server);
-    const ws = await wsConnect(`ws://${HOST}:${port}/`);
-    const hdl = await opened.promise;
+    const { ws, hdl } = await connectedPeer(server);
     const con = server.getConFromHdl(hdl);
     expect(con.trySendFragment(GRIN.subarray(0, 3), false, 1)).toBeUndefined();
     // A message that ends inside the code point.
     expect(con.trySendFragment(Buffer.alloc(0), true)?.code).toBe('processor.invalid_payload');
     // A stray continuation byte in a new text message.
     const fresh = new Server(config.minimalTcp);
-    const freshOpened = deferred<ConnectionHdl>();
-    fresh.setOpenHandler((h) => freshOpened.resolve(h));
-    const freshPort = await listen(fresh);
-    const ws2 = await wsConnect(`ws://${HOST}:${freshPort}/`);
-    expect(fresh.trySendFragment(await freshOpened.promise, Buffer.from([0x80]), false, 1)?.code).toBe('processor.invalid_payload');
+    const { ws: ws2, hdl: freshHdl } = await connectedPeer(fresh);
+    expect(fresh.trySendFragment(freshHdl, Buffer.from([0x80]), false, 1)?.code).toBe('processor.invalid_payload');
     ws.close();
     ws2.close();
   });
@@ -86,13 +75,9 @@ describe('fragmented sends', () => {
 
   it('by handle after the connection closed: bad_connection', async () => {
     const server = new Server(config.minimalTcp);
-    const opened = deferred<ConnectionHdl>();
-    server.setOpenHandler((hdl) => opened.resolve(hdl));
     const gone = deferred<void>();
     server.setCloseHandler(() => gone.resolve());
-    const port = await listen(server);
-    const ws = await wsConnect(`ws://${HOST}:${port}/`);
-    const hdl = await opened.promise;
+    const { ws, hdl } = await connectedPeer(server);
     const wsClosed = closed(ws);
     ws.close(1000);
     await gone.promise;

@@ -9,6 +9,7 @@ import { randomBytes, createHash } from 'node:crypto';
 import WebSocket, { WebSocketServer } from 'ws';
 import { afterEach } from 'vitest';
 import { encodeFrame } from '../../src/protocol/frame.js';
+import type { ConnectionHdl } from '../../src/index.js';
 
 export const HOST = '127.0.0.1';
 
@@ -351,4 +352,18 @@ export async function listen(server: Listening): Promise<number> {
   trackServer(server);
   const { port } = await server.listen(0, HOST);
   return port;
+}
+
+/**
+ * Listens (see listen), connects a ws client and resolves once the server has opened the
+ * connection: the port, the client and the server-side handle. Sets the open handler.
+ */
+export async function connectedPeer(
+  server: Listening & { setOpenHandler(handler: (hdl: ConnectionHdl) => void): void },
+): Promise<{ port: number; ws: WebSocket; hdl: ConnectionHdl }> {
+  const opened = deferred<ConnectionHdl>();
+  server.setOpenHandler((hdl) => opened.resolve(hdl));
+  const port = await listen(server);
+  const ws = await wsConnect(`ws://${HOST}:${port}/`);
+  return { port, ws, hdl: await opened.promise };
 }

@@ -8,6 +8,7 @@ import { Server, config, extend, pool, WsppError, type ConnectionHdl } from '../
 import {
   HOST,
   closed,
+  connectedPeer,
   deferred,
   httpGet,
   listen,
@@ -329,13 +330,9 @@ describe('server over tcp: request getters', () => {
 describe('server over tcp: handles', () => {
   it('a handle after close gives bad_connection, never a crash', async () => {
     const server = echoServer();
-    const opened = deferred<ConnectionHdl>();
-    server.setOpenHandler((hdl) => opened.resolve(hdl));
     const gone = deferred<void>();
     server.setCloseHandler(() => gone.resolve());
-    const port = await listen(server);
-    const ws = await wsConnect(`ws://${HOST}:${port}/`);
-    const hdl = await opened.promise;
+    const { ws, hdl } = await connectedPeer(server);
     expect(server.getConFromHdl(hdl).state).toBe('open');
     ws.close(1000);
     await gone.promise;

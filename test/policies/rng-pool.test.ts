@@ -50,9 +50,9 @@ describe('message pool', () => {
     const p = new BufferPool(1024, 4);
     const a = p.acquire();
     const view = a.subarray(0, 10);
-    expect(p.owns(view)).toBe(true);
+    expect(p.lends(view)).toBe(true);
     p.forfeit(view);
-    expect(p.owns(view)).toBe(false);
+    expect(p.lends(view)).toBe(false);
     p.release(a);
     expect(p.outstanding).toBe(0);
     expect(p.available).toBe(0);

@@ -8,10 +8,11 @@
 import { once } from 'node:events';
 import * as net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { Client, Server, config, extend, type ConnectionHdl } from '../../src/index.js';
+import { Client, Server, config, extend } from '../../src/index.js';
 import {
   HOST,
   cleanup,
+  connectedPeer,
   deferred,
   listen,
   nextMessage,
@@ -339,11 +340,7 @@ describe('what wspp sends', () => {
   // error::invalid_payload; RFC 6455 5.6 makes text payloads UTF-8).
   it('a text message of invalid UTF-8 is refused with a 1007-class error; nothing is sent; the connection stays open', async () => {
     const server = new Server(config.minimalTcp);
-    const opened = deferred<ConnectionHdl>();
-    server.setOpenHandler((hdl) => opened.resolve(hdl));
-    const port = await listen(server);
-    const ws = await wsConnect(`ws://${HOST}:${port}/`);
-    const hdl = await opened.promise;
+    const { ws, hdl } = await connectedPeer(server);
     const err = server.trySend(hdl, Buffer.from([0x61, 0xff]), 1);
     expect(err?.closeCode).toBe(1007);
     // Nothing went out: the peer is still open and gets the next message.

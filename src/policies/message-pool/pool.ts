@@ -39,9 +39,12 @@ export class BufferPool {
     return buffer;
   }
 
-  /** Is `bytes` a view of one of this pool's buffers (a lent payload)? */
-  owns(bytes: Uint8Array): boolean {
-    return this.made.has(bytes.buffer);
+  /**
+   * Is `payload` a view of one of this pool's buffers while buffers are lent out (a lent
+   * payload)? With none outstanding it skips the lookup (`.buffer` is a runtime call).
+   */
+  lends(payload: Uint8Array | string): payload is Uint8Array {
+    return this.outstanding !== 0 && typeof payload !== 'string' && this.made.has(payload.buffer);
   }
 
   /**
